@@ -1,0 +1,1 @@
+"""The benchmark harness: suite -> trials -> executor -> store -> scores -> report."""

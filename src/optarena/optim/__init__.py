@@ -1,0 +1,1 @@
+"""Training optimizers (``torch.optim.Optimizer`` subclasses) and the baselines from torch.optim."""

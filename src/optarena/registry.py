@@ -1,0 +1,185 @@
+"""Names -> import strings. Listing never imports a method or a workload; ``resolve`` does.
+
+Built-in entries live in the tables below. Plugins register through the entry-point groups
+``optarena.methods`` and ``optarena.workloads``: an entry ``name = "pkg.module:OBJECT"`` where OBJECT
+is a :class:`~optarena.core.MethodSpec` or a :class:`~optarena.workloads.base.Workload` subclass.
+At runtime, :func:`register_method` / :func:`register_workload` add entries (tests use them); a
+duplicate name raises. ``OPTARENA_PLUGINS="pkg.module:register,..."`` names registration functions
+that every process (the CLI, executor workers) runs before its first lookup.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any, Literal
+
+from optarena.core.errors import UnknownNameError
+from optarena.core.spec import MethodSpec, load_object
+
+if TYPE_CHECKING:
+    from optarena.workloads.base import Workload
+
+__all__ = [
+    "Entry",
+    "list_methods",
+    "list_workloads",
+    "register_method",
+    "register_workload",
+    "resolve_method",
+    "resolve_workload",
+    "unregister",
+]
+
+Kind = Literal["method", "workload"]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A registry row: enough to list a name without importing it."""
+
+    name: str
+    kind: Kind
+    target: str  # "package.module:attr"
+    family: str  # method family, or "workload"
+    summary: str
+    source: str = "builtin"
+
+
+_M = "optarena.optim.baselines"
+_BUILTIN_METHODS = [
+    Entry("adamw", "method", f"{_M}:ADAMW", "torch-optimizer", "AdamW, decoupled weight decay (torch.optim)"),
+    Entry("nadamw", "method", f"{_M}:NADAMW", "torch-optimizer", "NAdam with decoupled weight decay (torch)"),
+    Entry("sgd-heavyball", "method", f"{_M}:SGD_HEAVYBALL", "torch-optimizer", "SGD, heavy-ball momentum"),
+    Entry("sgd-nesterov", "method", f"{_M}:SGD_NESTEROV", "torch-optimizer", "SGD, Nesterov momentum"),
+    Entry("lbfgs", "method", "optarena.solvers.scipy_lbfgs:LBFGS", "minimizer", "scipy L-BFGS-B, full batch"),
+]
+
+_W = "optarena.workloads"
+_BUILTIN_WORKLOADS = [
+    Entry("quad", "workload", f"{_W}.quad:QuadWorkload", "workload", "noisy ill-conditioned least squares"),
+    Entry("logreg", "workload", f"{_W}.logreg:LogRegWorkload", "workload", "L2 logistic regression, breast_cancer"),
+    Entry("digits-mlp", "workload", f"{_W}.digits_mlp:DigitsMLPWorkload", "workload", "MLP on sklearn digits"),
+    Entry(
+        "digits-mlp-tanh",
+        "workload",
+        f"{_W}.digits_mlp:DigitsMLPTanhWorkload",
+        "workload",
+        "held-out variant of digits-mlp (tanh)",
+    ),
+    Entry("teacher", "workload", f"{_W}.teacher:TeacherWorkload", "workload", "teacher -> student MLP, noisy labels"),
+    Entry("charlm", "workload", f"{_W}.charlm:CharLMWorkload", "workload", "character transformer, pydoc text"),
+    Entry("icl-lsa", "workload", f"{_W}.icl_lsa:ICLLSAWorkload", "workload", "linear self-attention, in-context LR"),
+]
+
+_runtime: dict[Kind, dict[str, Entry]] = {"method": {}, "workload": {}}
+
+
+@cache
+def _plugins(kind: Kind) -> tuple[Entry, ...]:
+    group = "optarena.methods" if kind == "method" else "optarena.workloads"
+    out = []
+    for ep in entry_points(group=group):
+        dist = ep.dist.name if ep.dist is not None else "?"
+        family = "plugin" if kind == "method" else "workload"
+        out.append(Entry(ep.name, kind, ep.value, family, f"plugin from {dist}", source=dist))
+    return tuple(out)
+
+
+_env_loaded = False
+
+
+def _env_plugins() -> None:
+    """Run the registration hooks named in ``OPTARENA_PLUGINS`` ("module:function,..."), once."""
+    global _env_loaded
+    if _env_loaded:
+        return
+    _env_loaded = True  # set first: the hooks call back into the registry
+    for target in filter(None, (t.strip() for t in os.environ.get("OPTARENA_PLUGINS", "").split(","))):
+        load_object(target)()
+
+
+def _table(kind: Kind) -> dict[str, Entry]:
+    _env_plugins()
+    builtin = _BUILTIN_METHODS if kind == "method" else _BUILTIN_WORKLOADS
+    table = {e.name: e for e in builtin}
+    for e in _plugins(kind):
+        table.setdefault(e.name, e)  # a plugin cannot shadow a built-in name
+    table.update(_runtime[kind])
+    return table
+
+
+def list_methods() -> list[Entry]:
+    return sorted(_table("method").values(), key=lambda e: e.name)
+
+
+def list_workloads() -> list[Entry]:
+    return sorted(_table("workload").values(), key=lambda e: e.name)
+
+
+def _entry(kind: Kind, name: str) -> Entry:
+    table = _table(kind)
+    if name not in table:
+        raise UnknownNameError(kind, name, list(table))
+    return table[name]
+
+
+def resolve_method(name: str) -> MethodSpec:
+    """Import and return the MethodSpec registered as ``name``."""
+    obj = load_object(_entry("method", name).target)
+    if not isinstance(obj, MethodSpec):
+        raise TypeError(f"method {name!r} points to {type(obj).__name__}, not a MethodSpec")
+    if obj.name != name:
+        raise ValueError(f"method registered as {name!r} has spec name {obj.name!r}")
+    return obj
+
+
+def resolve_workload(name: str) -> Workload:
+    """Import the workload class registered as ``name`` and return an instance."""
+    from optarena.workloads.base import Workload
+
+    obj = load_object(_entry("workload", name).target)
+    workload = obj() if isinstance(obj, type) else obj
+    if not isinstance(workload, Workload):
+        raise TypeError(f"workload {name!r} points to {obj!r}, not a Workload")
+    if workload.id != name:
+        raise ValueError(f"workload registered as {name!r} has id {workload.id!r}")
+    return workload
+
+
+def _register(kind: Kind, entry: Entry, replace: bool) -> None:
+    if entry.name in _table(kind) and not replace:
+        raise ValueError(f"{kind} {entry.name!r} is already registered ({_table(kind)[entry.name].target})")
+    _runtime[kind][entry.name] = entry
+
+
+def register_method(spec_target: str, *, replace: bool = False) -> MethodSpec:
+    """Register a MethodSpec given as ``"module:SPEC"`` (importable by worker processes too)."""
+    spec = load_object(spec_target)
+    if not isinstance(spec, MethodSpec):
+        raise TypeError(f"{spec_target} is not a MethodSpec")
+    _register("method", Entry(spec.name, "method", spec_target, spec.family, spec.summary, "runtime"), replace)
+    return spec
+
+
+def register_workload(target: str, *, replace: bool = False) -> Any:
+    """Register a Workload class given as ``"module:Class"``."""
+    cls = load_object(target)
+    _register("workload", Entry(cls.id, "workload", target, "workload", cls.summary, "runtime"), replace)
+    return cls
+
+
+def unregister(kind: Kind, name: str) -> None:
+    _runtime[kind].pop(name, None)
+
+
+def runtime_entries() -> list[dict[str, str]]:
+    """Runtime registrations, as plain dicts an executor sends to its workers."""
+    return [e.__dict__.copy() for kind in _runtime.values() for e in kind.values()]
+
+
+def apply_entry(entry: dict[str, str]) -> None:
+    e = Entry(**entry)  # type: ignore[arg-type]
+    _runtime[e.kind][e.name] = e

@@ -1,0 +1,1 @@
+"""Solvers for constrained, bilevel, black-box and full-batch problems."""
