@@ -177,6 +177,7 @@ def unregister(kind: Kind, name: str) -> None:
 
 def runtime_entries() -> list[dict[str, str]]:
     """Runtime registrations, as plain dicts an executor sends to its workers."""
+    _env_plugins()
     return [e.__dict__.copy() for kind in _runtime.values() for e in kind.values()]
 
 

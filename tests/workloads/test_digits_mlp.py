@@ -20,6 +20,14 @@ from optarena.workloads.digits_mlp import (
 W, WT = DigitsMLPWorkload(), DigitsMLPTanhWorkload()
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():  # small ops: extra intra-op threads only contend on a busy machine
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def problem() -> DigitsMLPProblem:
     return W.build(0)

@@ -15,6 +15,14 @@ from optarena.workloads.logreg import LAMBDA, LogRegProblem, LogRegWorkload, loa
 W = LogRegWorkload()
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():  # small ops: extra intra-op threads only contend on a busy machine
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def problem() -> LogRegProblem:
     return W.build(0)

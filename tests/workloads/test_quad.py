@@ -14,6 +14,14 @@ from optarena.workloads.quad import QuadProblem, QuadWorkload
 W = QuadWorkload()
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():  # small ops: extra intra-op threads only contend on a busy machine
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def problem() -> QuadProblem:
     return W.build(0)

@@ -15,6 +15,14 @@ from optarena.workloads.teacher import N_TRAIN, NOISE_VAR, TeacherProblem, Teach
 W = TeacherWorkload()
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():  # small ops: extra intra-op threads only contend on a busy machine
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def problem() -> TeacherProblem:
     return W.build(0)

@@ -30,6 +30,7 @@ from optarena.core.types import Budget, TrialResult, TrialSpec, TrialStatus, can
 __all__ = ["BASELINES", "CalibrationResult", "calibrate"]
 
 BASELINES = ("adamw", "nadamw", "sgd-heavyball", "sgd-nesterov")
+MIN_RUNTIME, MAX_RUNTIME = 10.0, 120.0
 
 
 @dataclass
@@ -43,6 +44,7 @@ class CalibrationResult:
     rerun_best: list[float]
     rerun_times: list[float]
     time_to_target: float
+    raw_runtime: float
     max_runtime: float
     step_hint: int
     calibration_budget: float
@@ -54,8 +56,9 @@ class CalibrationResult:
         return (
             f"{self.workload} v{self.version}: best baseline {self.best_method} {self.best_hparams}\n"
             f"  target {self.target:.6g} ({kind}); reruns' best: {[round(v, 6) for v in self.rerun_best]}\n"
-            f"  time to target (median of {self.reruns}): {self.time_to_target:.2f} s -> "
-            f"max_runtime = 4/3 x = {self.max_runtime:.1f} s, step_hint = {self.step_hint}"
+            f"  time to target (median of {self.reruns}): {self.time_to_target:.2f} s; 4/3 x = "
+            f"{self.raw_runtime:.2f} s -> max_runtime = {self.max_runtime:.1f} s (range [{MIN_RUNTIME:g}, "
+            f"{MAX_RUNTIME:g}] s), step_hint = {self.step_hint}"
         )
 
 
@@ -124,7 +127,7 @@ def calibrate(
         if not rr:
             raise RuntimeError(f"calibrate {workload_id}: every rerun of the best configuration failed")
         bests = [_best(r, workload.metric, workload.mode) for r in rr]
-        fixed = getattr(workload, "target_source", "calibrated") == "fixed"
+        fixed = workload.target_source == "fixed"
         target = float(workload.target) if fixed else float(statistics.median(bests))
 
         def reached(v: float) -> bool:
@@ -132,11 +135,15 @@ def calibrate(
 
         times = [_first_time(r, workload.metric, reached) for r in rr]
         ttt = float(statistics.median(times))
-        max_runtime = 4.0 / 3.0 * ttt
+        # The foundation's range for a workload budget is [10, 120] s: a faster time-to-target is
+        # floored (and reported as such), so tiny budgets do not turn scheduling noise into scores.
+        raw_runtime = 4.0 / 3.0 * ttt
+        max_runtime = min(max(raw_runtime, MIN_RUNTIME), MAX_RUNTIME)
         steps_per_s = statistics.median(r.steps / r.timed_time for r in rr if r.timed_time > 0)
         result = CalibrationResult(
             workload_id, workload.version, best_spec.method, dict(best_spec.hparams), target, fixed, bests, times,
-            ttt, max_runtime, int(round(steps_per_s * max_runtime)), cal_budget.max_time, trials, reruns,
+            ttt, raw_runtime, max_runtime, int(round(steps_per_s * max_runtime)), cal_budget.max_time, trials,
+            reruns,
         )
         out = path.with_suffix(".json")
         out.write_text(json.dumps(asdict(result), indent=2))

@@ -150,7 +150,7 @@ class FullBatchProblem(ABC):
     As a ``TorchProblem``: ``model`` is a :class:`ParamVector` starting at ``x0``, ``next_batch``
     returns ``None`` and ``loss`` is the whole objective. As an ``ObjectiveProblem``: ``x0``,
     ``fun_grad`` (exact, numpy) and ``evaluate_x``. ``evaluate()`` equals ``evaluate_x`` at the model's
-    current parameters.
+    current parameters. ``x0`` is read-only: a minimizer copies it before updating in place.
     """
 
     def __init__(self, layout: Sequence[tuple[str, tuple[int, ...]]], x0: np.ndarray) -> None:

@@ -63,7 +63,8 @@ class Workload(ABC):
         version: bump whenever data, model, loss, target or budget change; results of different
             versions are never mixed.
         metric: name of the validation metric in ``evaluate``'s dict; ``mode`` says whether lower
-            (``"min"``) or higher (``"max"``) is better; ``target`` is the value to reach.
+            (``"min"``) or higher (``"max"``) is better; ``target`` is the value to reach;
+            ``target_source`` says whether it is fixed by definition or set by ``optarena calibrate``.
         max_runtime: seconds on the harness clock (AlgoPerf's max_runtime) for the external ruleset.
         eval_every: steps between untimed evaluations.
         step_hint: steps a tuned baseline takes in ``max_runtime`` (schedules may use it).
@@ -77,6 +78,7 @@ class Workload(ABC):
     metric: ClassVar[str]
     mode: ClassVar[Literal["min", "max"]] = "min"
     target: ClassVar[float]
+    target_source: ClassVar[Literal["fixed", "calibrated"]] = "calibrated"
     max_runtime: ClassVar[float]
     eval_every: ClassVar[int]
     step_hint: ClassVar[int]

@@ -22,6 +22,14 @@ Data. Every step draws a fresh batch of 512 tasks from the trial's generator (th
 trial seed (the ``"validation"`` stream of seed ``VAL_SEED``), so the target is the same for every
 trial. Trial streams: ``"init"`` for the weights, ``"batches"`` for the training tasks.
 
+Landscape. Besides the GD solution (``W_V[-1, -1]`` times the x-block of ``W_K^T W_Q`` close to
+``eta* I``), the model has a second path to the same kind of prediction: the x-part of the last row of
+``W_V`` times the y-row of ``W_K^T W_Q``, which can only form a rank-1 preconditioner. Runs can settle
+on it first and plateau at a validation loss of about 1.56 (the zero predictor scores 1.65, GD 0.82).
+With this init Adam (lr 1e-3) escaped and reached the target on each of seeds 0-7 within 1900 steps,
+while SGD with momentum 0.9 (lr 0.01) stayed on the plateau for 2500 steps on 6 of the 8 seeds. A
+smaller init (std 0.02) traps Adam too on some seeds.
+
 Reference. One gradient-descent step from ``W0 = 0`` on the in-context least-squares loss
 ``L(W) = 1/(2N) sum_i ||W x_i - y_i||^2`` with step size ``eta`` predicts
 ``y_GD(eta) = eta * a`` with ``a = x_q^T (1/N) sum_i y_i x_i``. Its loss is quadratic in ``eta`` and
@@ -58,7 +66,7 @@ N_CONTEXT = 10
 BATCH = 512
 N_VAL = 4096
 VAL_SEED = 12345
-INIT_STD = 0.02
+INIT_STD = 0.1
 TARGET_FACTOR = 1.05
 
 
@@ -202,8 +210,8 @@ class ICLLSAWorkload(Workload):
     metric: ClassVar[str] = "val_loss"
     mode = "min"
     #: TARGET_FACTOR x the closed-form one-step-GD loss on the fixed validation set (eta* = 1.493882,
-    #: loss 0.8188316; on 200k fresh tasks eta* = 1.513, loss 0.826); a test recomputes it. Adam (lr 1e-3) reaches it in about 700 steps (< 1 s), SGD
-    #: with momentum after a plateau at the small init, in 1000-2000 steps.
+    #: loss 0.8188316; on 200k fresh tasks eta* = 1.513, loss 0.826); a test recomputes it. Adam
+    #: (constant lr 1e-3) reaches it after 650-1900 steps (seeds 0-7), lr 3e-3 after 250-750 steps.
     target: ClassVar[float] = 0.8597732
     #: A step takes about 1 ms on one thread; 10 s is the floor of the harness's budget range.
     max_runtime: ClassVar[float] = 10.0

@@ -85,6 +85,7 @@ class TeacherWorkload(Workload):
     metric = "val_mse"
     mode = "min"
     target = 1.1 * NOISE_VAR
+    target_source = "fixed"
     max_runtime = 10.0  # provisional; replaced by `optarena calibrate`
     eval_every = 150  # an evaluation costs about 10 steps
     step_hint = 25_000  # about 2.5-3.5k steps/s on one thread

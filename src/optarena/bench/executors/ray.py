@@ -124,6 +124,7 @@ class RayExecutor:
     name = "ray"
 
     def __init__(self, address: str | None = None, trial_timeout: float | None = None) -> None:
+        _import_ray()  # fail before the run starts (and is recorded) when ray is missing
         self.address, self.timeout_override = address, trial_timeout
 
     def _connect(self, ray: Any) -> None:
