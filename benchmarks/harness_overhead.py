@@ -59,7 +59,9 @@ def harness(workload_id: str, method: str, steps: int, seed: int, tmp: Path, tag
     from optarena.registry import resolve_method, resolve_workload
 
     w, m = resolve_workload(workload_id), resolve_method(method)
-    spec = TrialSpec(workload_id, w.version, method, m.version, {}, seed, Budget(1e6, steps), stop_at_target=False)
+    spec = TrialSpec(
+        workload_id, w.version, method, m.version, {}, seed, Budget(1e6, steps), stop_at_target=False
+    )
     t0 = time.perf_counter()
     store = Store.open(tmp / f"{tag}.sqlite", "bench", tag)
     run_specs([spec], store, LocalExecutor(jobs=1), {"benchmark": "harness_overhead"}, quiet=True)
@@ -97,8 +99,10 @@ def main() -> None:
     print(f"bare loop wall      : median {mb:.3f} s  {[round(x, 3) for x in b]}")
     print(f"harness wall        : median {mh:.3f} s  {[round(x, 3) for x in h]}")
     print(f"overhead            : {(mh - mb) / mb:+.2%} of the trial (target < 5%)")
-    print(f"forkserver start    : {forkserver_start:.2f} s once per `optarena run` "
-          f"({forkserver_start / (mb * 25):.2%} of a 25-trial study of such trials)")
+    print(
+        f"forkserver start    : {forkserver_start:.2f} s once per `optarena run` "
+        f"({forkserver_start / (mb * 25):.2%} of a 25-trial study of such trials)"
+    )
 
 
 if __name__ == "__main__":

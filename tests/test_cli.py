@@ -18,7 +18,9 @@ def test_unknown_method_and_workload_errors(tmp_path):
 
 
 def test_hparam_outside_space_error(tmp_path):
-    r = run("run", "quick", "--hparams", json.dumps({"adamw": {"lr": 5.0}}), "--store", str(tmp_path / "x.sqlite"))
+    r = run(
+        "run", "quick", "--hparams", json.dumps({"adamw": {"lr": 5.0}}), "--store", str(tmp_path / "x.sqlite")
+    )
     assert r.returncode == 2 and "'lr' of adamw = 5.0 is outside its search space" in r.stderr
 
 
@@ -29,9 +31,11 @@ def test_missing_suite_lists_shipped(tmp_path):
 
 def test_run_status_score_report_export_end_to_end(tmp_path):
     suite = tmp_path / "e2e.toml"
-    suite.write_text('name = "e2e"\nworkloads = ["toy-quad", "toy-quad-slow-eval"]\n'
-                     'methods = ["toy-sgd", "toy-sgd-tiny", "lbfgs"]\nrulesets = ["external-quick"]\n'
-                     'baseline = "toy-sgd"\nstudies = 2\ntrials = 2\njobs = 2\nmax-steps = 200\n')
+    suite.write_text(
+        'name = "e2e"\nworkloads = ["toy-quad", "toy-quad-slow-eval"]\n'
+        'methods = ["toy-sgd", "toy-sgd-tiny", "lbfgs"]\nrulesets = ["external-quick"]\n'
+        'baseline = "toy-sgd"\nstudies = 2\ntrials = 2\njobs = 2\nmax-steps = 200\n'
+    )
     db = tmp_path / "e2e.sqlite"
     r = run("run", str(suite), "--store", str(db), check=True)
     assert "trials: 0 already stored" in r.stdout
@@ -46,6 +50,6 @@ def test_run_status_score_report_export_end_to_end(tmp_path):
         r = run("export", str(db), "--format", fmt, "-o", str(tmp_path / fmt), check=True)
         assert (tmp_path / fmt / f"trials.{fmt}").exists() and (tmp_path / fmt / f"evals.{fmt}").exists()
     bad = tmp_path / "bad.toml"
-    bad.write_text(suite.read_text().replace('studies = 2', 'studies = 3'))
+    bad.write_text(suite.read_text().replace("studies = 2", "studies = 3"))
     r = run("run", str(bad), "--store", str(db))
     assert r.returncode == 2 and "refusing to mix results" in r.stderr

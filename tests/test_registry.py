@@ -19,7 +19,9 @@ def test_list_does_not_import_torch_and_is_fast():
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)  # warm the file cache
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "optarena", "list"], check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "optarena", "list"], check=True, capture_output=True, text=True
+    )
     elapsed = time.perf_counter() - t0
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
     assert "adamw" in out.stdout and "charlm" in out.stdout
@@ -56,7 +58,9 @@ def test_entry_point_plugins(monkeypatch):
         value = "tests.plugin_fixture:SPEC"
         dist = None
 
-    monkeypatch.setattr(registry, "entry_points", lambda group: [FakeEP()] if group == "optarena.methods" else [])
+    monkeypatch.setattr(
+        registry, "entry_points", lambda group: [FakeEP()] if group == "optarena.methods" else []
+    )
     registry._plugins.cache_clear()
     try:
         names = [e.name for e in registry.list_methods()]

@@ -42,7 +42,9 @@ def _json(text: str) -> dict:
     except json.JSONDecodeError as exc:
         raise argparse.ArgumentTypeError(f"--hparams is not valid JSON ({exc}): {text!r}") from None
     if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError(f"--hparams must be a JSON object of method -> {{name: value}}, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"--hparams must be a JSON object of method -> {{name: value}}, got {text!r}"
+        )
     return value
 
 
@@ -50,33 +52,39 @@ def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="optarena", description=__doc__.splitlines()[0])
     ap.add_argument("-q", "--quiet", action="store_true", help="no progress bars, only results and errors")
     sub = ap.add_subparsers(dest="cmd", required=True)
+    quiet = argparse.ArgumentParser(add_help=False)  # `-q` also works after the verb
+    quiet.add_argument(
+        "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
 
-    p = sub.add_parser("list", help="registered methods and workloads (never imports torch)")
+    p = sub.add_parser("list", parents=[quiet], help="registered methods and workloads (never imports torch)")
     p.add_argument("what", nargs="?", choices=["methods", "workloads", "suites", "all"], default="all")
 
-    p = sub.add_parser("run", help="run a suite (resumes: finished trials are skipped)")
+    p = sub.add_parser("run", parents=[quiet], help="run a suite (resumes: finished trials are skipped)")
     p.add_argument("suite", help="shipped suite name (quick, cpu-small) or a .toml path")
     p.add_argument("--store", help="results file (default results/<suite>.sqlite)")
     _add_suite_flags(p)
 
     for name, text in (("status", "trial counts by status"), ("score", "AlgoPerf scores from stored rows")):
-        p = sub.add_parser(name, help=text)
+        p = sub.add_parser(name, parents=[quiet], help=text)
         p.add_argument("store", help="results file (.sqlite) or a suite name (uses results/<suite>.sqlite)")
         if name == "score":
             p.add_argument("--json", action="store_true", help="print the scores as JSON")
             p.add_argument("--baseline", help="method for the geometric-mean speedup")
 
-    p = sub.add_parser("report", help="write one self-contained HTML report")
+    p = sub.add_parser("report", parents=[quiet], help="write one self-contained HTML report")
     p.add_argument("store", help="results file or suite name")
     p.add_argument("-o", "--out", help="HTML path (default: next to the store)")
     p.add_argument("--baseline")
 
-    p = sub.add_parser("export", help="export trials and evals as CSV or Parquet")
+    p = sub.add_parser("export", parents=[quiet], help="export trials and evals as CSV or Parquet")
     p.add_argument("store", help="results file or suite name")
     p.add_argument("-o", "--out", default=None, help="output folder (default: <store>-export)")
     p.add_argument("--format", choices=["csv", "parquet"], default="csv")
 
-    p = sub.add_parser("calibrate", help="AlgoPerf target setting for a workload, scaled down")
+    p = sub.add_parser(
+        "calibrate", parents=[quiet], help="AlgoPerf target setting for a workload, scaled down"
+    )
     p.add_argument("workload")
     p.add_argument("--methods", type=lambda s: tuple(s.split(",")), default=None)
     p.add_argument("--trials", type=int, default=8, help="Halton trials per baseline")
@@ -123,9 +131,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     from optarena.bench.suite import find_suite, load_suite
 
     suite = load_suite(find_suite(args.suite))
-    flags = {k: getattr(args, k.replace("-", "_")) for k in (
-        "workloads", "methods", "rulesets", "baseline", "seed", "threads", "studies", "trials", "max-steps",
-        "budget-scale", "jobs", "executor", "address", "trial-timeout", "store", "hparams")}
+    flags = {
+        k: getattr(args, k.replace("-", "_"))
+        for k in (
+            "workloads",
+            "methods",
+            "rulesets",
+            "baseline",
+            "seed",
+            "threads",
+            "studies",
+            "trials",
+            "max-steps",
+            "budget-scale",
+            "jobs",
+            "executor",
+            "address",
+            "trial-timeout",
+            "store",
+            "hparams",
+        )
+    }
     suite = suite.with_options(**flags)
     summary = run_suite(suite, quiet=args.quiet)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(summary.statuses.items())) or "nothing new"
@@ -147,7 +173,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_scores(path: Path, baseline: str | None):  # noqa: ANN202
+def _load_scores(path: Path, baseline: str | None):
     """Scores computed only from the stored rows (workload facts come from the rows themselves)."""
     from optarena.bench.scoring import WorkloadInfo, score_trials
     from optarena.bench.store import Store
@@ -166,7 +192,9 @@ def _load_scores(path: Path, baseline: str | None):  # noqa: ANN202
                 variant_of = resolve_workload(spec.workload).variant_of
             except Exception:  # a plugin workload no longer installed: score it without the gate
                 variant_of = None
-            infos[spec.workload] = WorkloadInfo(spec.workload, result.metric, result.mode, result.target, variant_of)
+            infos[spec.workload] = WorkloadInfo(
+                spec.workload, result.metric, result.mode, result.target, variant_of
+            )
         if baseline is None:
             baseline = _suite_baseline(store)
         scores = score_trials(trials, infos, baseline=baseline)
@@ -176,7 +204,7 @@ def _load_scores(path: Path, baseline: str | None):  # noqa: ANN202
         raise
 
 
-def _suite_baseline(store) -> str | None:  # noqa: ANN001
+def _suite_baseline(store) -> str | None:
     """The baseline the suite named when it ran (kept in the provenance of each run)."""
     for run in reversed(store.runs()):
         if run.get("baseline"):
@@ -202,8 +230,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         meta, runs = store.meta(), store.runs()
     finally:
         store.close()
-    prov = {**(runs[-1] if runs else {}), "suite": meta.get("suite_name"), "suite_version": meta.get("suite_version"),
-            "runs": len(runs)}
+    prov = {
+        **(runs[-1] if runs else {}),
+        "suite": meta.get("suite_name"),
+        "suite_version": meta.get("suite_version"),
+        "runs": len(runs),
+    }
     out = Path(args.out) if args.out else path.with_suffix(".html")
     write_report(out, scores, trials, infos, prov, title=f"OptArena report: {meta.get('suite_name')}")
     print(f"report: {out.resolve()}")
@@ -229,17 +261,30 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from optarena.bench.calibrate import BASELINES, calibrate
 
     result = calibrate(
-        args.workload, methods=args.methods or BASELINES, trials=args.trials, reruns=args.reruns,
-        budget=args.budget, seed=args.seed, store_path=args.store, executor=args.executor, jobs=args.jobs,
-        address=args.address, quiet=args.quiet,
+        args.workload,
+        methods=args.methods or BASELINES,
+        trials=args.trials,
+        reruns=args.reruns,
+        budget=args.budget,
+        seed=args.seed,
+        store_path=args.store,
+        executor=args.executor,
+        jobs=args.jobs,
+        address=args.address,
+        quiet=args.quiet,
     )
     print(result.describe())
     return 0
 
 
 COMMANDS = {
-    "list": cmd_list, "run": cmd_run, "status": cmd_status, "score": cmd_score, "report": cmd_report,
-    "export": cmd_export, "calibrate": cmd_calibrate,
+    "list": cmd_list,
+    "run": cmd_run,
+    "status": cmd_status,
+    "score": cmd_score,
+    "report": cmd_report,
+    "export": cmd_export,
+    "calibrate": cmd_calibrate,
 }
 
 
@@ -254,8 +299,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"optarena: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("\noptarena: interrupted; finished trials are stored, rerun the same command to resume",
-              file=sys.stderr)
+        print(
+            "\noptarena: interrupted; finished trials are stored, rerun the same command to resume",
+            file=sys.stderr,
+        )
         return 130
 
 

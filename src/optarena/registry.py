@@ -60,8 +60,16 @@ _BUILTIN_METHODS = [
 _W = "optarena.workloads"
 _BUILTIN_WORKLOADS = [
     Entry("quad", "workload", f"{_W}.quad:QuadWorkload", "workload", "noisy ill-conditioned least squares"),
-    Entry("logreg", "workload", f"{_W}.logreg:LogRegWorkload", "workload", "L2 logistic regression, breast_cancer"),
-    Entry("digits-mlp", "workload", f"{_W}.digits_mlp:DigitsMLPWorkload", "workload", "MLP on sklearn digits"),
+    Entry(
+        "logreg",
+        "workload",
+        f"{_W}.logreg:LogRegWorkload",
+        "workload",
+        "L2 logistic regression, breast_cancer",
+    ),
+    Entry(
+        "digits-mlp", "workload", f"{_W}.digits_mlp:DigitsMLPWorkload", "workload", "MLP on sklearn digits"
+    ),
     Entry(
         "digits-mlp-tanh",
         "workload",
@@ -69,9 +77,23 @@ _BUILTIN_WORKLOADS = [
         "workload",
         "held-out variant of digits-mlp (tanh)",
     ),
-    Entry("teacher", "workload", f"{_W}.teacher:TeacherWorkload", "workload", "teacher -> student MLP, noisy labels"),
-    Entry("charlm", "workload", f"{_W}.charlm:CharLMWorkload", "workload", "character transformer, pydoc text"),
-    Entry("icl-lsa", "workload", f"{_W}.icl_lsa:ICLLSAWorkload", "workload", "linear self-attention, in-context LR"),
+    Entry(
+        "teacher",
+        "workload",
+        f"{_W}.teacher:TeacherWorkload",
+        "workload",
+        "teacher -> student MLP, noisy labels",
+    ),
+    Entry(
+        "charlm", "workload", f"{_W}.charlm:CharLMWorkload", "workload", "character transformer, pydoc text"
+    ),
+    Entry(
+        "icl-lsa",
+        "workload",
+        f"{_W}.icl_lsa:ICLLSAWorkload",
+        "workload",
+        "linear self-attention, in-context LR",
+    ),
 ]
 
 _runtime: dict[Kind, dict[str, Entry]] = {"method": {}, "workload": {}}
@@ -160,7 +182,9 @@ def register_method(spec_target: str, *, replace: bool = False) -> MethodSpec:
     spec = load_object(spec_target)
     if not isinstance(spec, MethodSpec):
         raise TypeError(f"{spec_target} is not a MethodSpec")
-    _register("method", Entry(spec.name, "method", spec_target, spec.family, spec.summary, "runtime"), replace)
+    _register(
+        "method", Entry(spec.name, "method", spec_target, spec.family, spec.summary, "runtime"), replace
+    )
     return spec
 
 

@@ -17,11 +17,19 @@ from optarena.registry import resolve_workload
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory):
     path = tmp_path_factory.mktemp("acc") / "acc.sqlite"
-    suite = suite_from_mapping({
-        "name": "acc", "workloads": ["toy-quad", "toy-quad-variant"],
-        "methods": ["toy-sgd", "toy-sgd-tiny", "toy-sgd-slow"], "rulesets": ["external-quick"],
-        "studies": 3, "trials": 2, "max-steps": 150, "jobs": 2, "baseline": "toy-sgd",
-    })
+    suite = suite_from_mapping(
+        {
+            "name": "acc",
+            "workloads": ["toy-quad", "toy-quad-variant"],
+            "methods": ["toy-sgd", "toy-sgd-tiny", "toy-sgd-slow"],
+            "rulesets": ["external-quick"],
+            "studies": 3,
+            "trials": 2,
+            "max-steps": 150,
+            "jobs": 2,
+            "baseline": "toy-sgd",
+        }
+    )
     run_suite(suite, store_path=path, quiet=True)
     store = Store.open_existing(path)
     trials = store.trials()
@@ -67,6 +75,30 @@ def test_report_ttt_equals_offline_recomputation_from_the_store(stored, tmp_path
         offline = times[len(times) // 2]  # 3 studies: the middle one
         if w == "toy-quad" and m != "toy-sgd-tiny":
             assert offline < float("inf")
-        gated = scores.rulesets["external-quick"].gated[w][m]  # the held-out variant was missed or > 4x slower
+        gated = scores.rulesets["external-quick"].gated[w][
+            m
+        ]  # the held-out variant was missed or > 4x slower
         assert value == (float("inf") if gated else offline), (w, m, value, offline)
-    assert any(not scores.rulesets["external-quick"].gated[w][m] and v < float("inf") for (w, m), v in shown.items())
+    assert any(
+        not scores.rulesets["external-quick"].gated[w][m] and v < float("inf") for (w, m), v in shown.items()
+    )
+
+
+def test_torch_sgd_at_lr_1e_6_scores_zero_on_a_real_workload(tmp_path):
+    suite = suite_from_mapping(
+        {
+            "name": "lr",
+            "workloads": ["quad"],
+            "methods": ["adamw", "sgd-lr1e-6"],
+            "rulesets": ["external-quick"],
+            "studies": 3,
+            "trials": 2,
+            "max-steps": 3000,
+            "jobs": 2,
+            "hparams": {"adamw": {"lr": 0.03}},
+        }
+    )
+    run_suite(suite, store_path=tmp_path / "lr.sqlite", quiet=True)
+    trials = Store.open_existing(tmp_path / "lr.sqlite").trials()
+    scores = score_trials(trials).rulesets["external-quick"]
+    assert scores.score == {"adamw": 1.0, "sgd-lr1e-6": 0.0}

@@ -9,8 +9,15 @@ from optarena.bench.store import Store
 
 def test_calibrate_follows_algoperf_target_setting(tmp_path):
     store = tmp_path / "cal.sqlite"
-    res = calibrate("toy-quad", methods=("toy-sgd", "toy-sgd-slow"), trials=2, reruns=3, budget=0.3,
-                    store_path=store, quiet=True)
+    res = calibrate(
+        "toy-quad",
+        methods=("toy-sgd", "toy-sgd-slow"),
+        trials=2,
+        reruns=3,
+        budget=0.3,
+        store_path=store,
+        quiet=True,
+    )
     trials = Store.open_existing(store).trials()
     tune = [(s, r) for s, r in trials if s.ruleset == "calibrate-tune"]
     reruns = [(s, r) for s, r in trials if s.ruleset == "calibrate-rerun"]
@@ -22,10 +29,20 @@ def test_calibrate_follows_algoperf_target_setting(tmp_path):
     bests = [min(p.metrics["rel_loss"] for p in r.curve) for _, r in reruns]
     assert res.target == statistics.median(bests) and not res.target_fixed
     # a rerun that never reaches the target counts its whole time
-    firsts = [next((p.time for p in r.curve if p.metrics["rel_loss"] <= res.target), r.timed_time) for _, r in reruns]
+    firsts = [
+        next((p.time for p in r.curve if p.metrics["rel_loss"] <= res.target), r.timed_time)
+        for _, r in reruns
+    ]
     assert res.time_to_target == statistics.median(firsts)
     assert res.raw_runtime == 4 / 3 * res.time_to_target and res.max_runtime == MIN_RUNTIME  # toy: floored
     assert json.loads(store.with_suffix(".json").read_text())["target"] == res.target
-    again = calibrate("toy-quad", methods=("toy-sgd", "toy-sgd-slow"), trials=2, reruns=3, budget=0.3,
-                      store_path=store, quiet=True)  # resumes: nothing reruns, same answer
+    again = calibrate(
+        "toy-quad",
+        methods=("toy-sgd", "toy-sgd-slow"),
+        trials=2,
+        reruns=3,
+        budget=0.3,
+        store_path=store,
+        quiet=True,
+    )  # resumes: nothing reruns, same answer
     assert again.target == res.target and set(Store.open_existing(store).attempts().values()) == {1}

@@ -13,7 +13,9 @@ from optarena.core.types import Budget, TrialSpec, TrialStatus
 
 def _run(specs, jobs=1, timeout=None):
     out = {}
-    LocalExecutor(jobs=jobs, trial_timeout=timeout).run(specs, lambda s: None, lambda s, r: out.__setitem__(s.key, r))
+    LocalExecutor(jobs=jobs, trial_timeout=timeout).run(
+        specs, lambda s: None, lambda s, r: out.__setitem__(s.key, r)
+    )
     return out
 
 
@@ -26,8 +28,11 @@ def test_raise_diverge_hang_crash_are_recorded_and_the_run_finishes():
     out = _run(specs, jobs=2, timeout=4.0)
     status = {s.method: out[s.key].status for s in specs}
     assert status == {
-        "toy-raise": TrialStatus.FAILED, "toy-nan": TrialStatus.DIVERGED, "toy-hang": TrialStatus.TIMED_OUT,
-        "toy-crash": TrialStatus.FAILED, "toy-sgd": TrialStatus.DONE,
+        "toy-raise": TrialStatus.FAILED,
+        "toy-nan": TrialStatus.DIVERGED,
+        "toy-hang": TrialStatus.TIMED_OUT,
+        "toy-crash": TrialStatus.FAILED,
+        "toy-sgd": TrialStatus.DONE,
     }
     assert "toy method failure" in out[specs[0].key].error
     assert "exit code 13" in out[specs[3].key].error
@@ -35,14 +40,26 @@ def test_raise_diverge_hang_crash_are_recorded_and_the_run_finishes():
 
 
 def test_suite_with_failures_finishes_and_stores_every_trial(tmp_path):
-    suite = suite_from_mapping({
-        "name": "f", "workloads": ["toy-quad"], "methods": ["toy-sgd", "toy-raise", "toy-nan", "toy-hang"],
-        "rulesets": ["self-tuning"], "studies": 1, "trial-timeout": 4.0, "jobs": 2,
-    })
+    suite = suite_from_mapping(
+        {
+            "name": "f",
+            "workloads": ["toy-quad"],
+            "methods": ["toy-sgd", "toy-raise", "toy-nan", "toy-hang"],
+            "rulesets": ["self-tuning"],
+            "studies": 1,
+            "trial-timeout": 4.0,
+            "jobs": 2,
+        }
+    )
     summary = run_suite(suite, store_path=tmp_path / "f.sqlite", quiet=True)
     assert summary.ran == 4
     statuses = {s.method: r.status for s, r in Store.open_existing(tmp_path / "f.sqlite").trials()}
-    assert statuses == {"toy-sgd": "done", "toy-raise": "failed", "toy-nan": "diverged", "toy-hang": "timed_out"}
+    assert statuses == {
+        "toy-sgd": "done",
+        "toy-raise": "failed",
+        "toy-nan": "diverged",
+        "toy-hang": "timed_out",
+    }
 
 
 def test_same_seed_same_curve_in_process_and_in_workers():

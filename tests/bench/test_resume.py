@@ -37,8 +37,9 @@ def test_kill_9_then_resume(tmp_path):
     suite, db = tmp_path / "resume.toml", tmp_path / "resume.sqlite"
     suite.write_text(SUITE)
     cmd = cli("--quiet", "run", str(suite), "--store", str(db))
-    proc = subprocess.Popen(cmd, env=cli_env(), start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cmd, env=cli_env(), start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     deadline = time.time() + 120
     while len(_finished(db)) < 2 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
@@ -56,3 +57,24 @@ def test_kill_9_then_resume(tmp_path):
     for key, finished in before.items():  # finished before the kill: kept as they were, never rerun
         assert after[key] == finished and attempts[key] == 1
     assert sum(attempts.values()) <= 9 + 1  # at most the one trial in flight ran twice
+
+
+def test_ctrl_c_keeps_finished_trials(tmp_path):
+    suite, db = tmp_path / "resume.toml", tmp_path / "resume.sqlite"
+    suite.write_text(SUITE)
+    cmd = cli("--quiet", "run", str(suite), "--store", str(db))
+    proc = subprocess.Popen(
+        cmd, env=cli_env(), start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    deadline = time.time() + 120
+    while len(_finished(db)) < 2 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    before = _finished(db)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends to the foreground group
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and b"finished trials are stored" in err
+    after_interrupt = _finished(db)
+    assert before.items() <= after_interrupt.items() and len(after_interrupt) < 9
+    subprocess.run(cmd, env=cli_env(), check=True, capture_output=True, timeout=300)
+    final = _finished(db)
+    assert len(final) == 9 and all(final[k] == v for k, v in after_interrupt.items())

@@ -23,8 +23,15 @@ def test_result_round_trip(tmp_path):
     store.add_pending([spec])
     assert store.statuses()[spec.key] == TrialStatus.PENDING
     store.mark_running(spec.key, store.add_run({"x": 1}), "local")
-    result = TrialResult(spec.key, TrialStatus.DONE, [EvalPoint(0, 0.0, {"m": 1.0}), EvalPoint(5, 0.1, {"m": 0.5})],
-                         steps=5, timed_time=0.1, metric="m", target=0.6)
+    result = TrialResult(
+        spec.key,
+        TrialStatus.DONE,
+        [EvalPoint(0, 0.0, {"m": 1.0}), EvalPoint(5, 0.1, {"m": 0.5})],
+        steps=5,
+        timed_time=0.1,
+        metric="m",
+        target=0.6,
+    )
     store.save_result(result)
     [(spec2, res2)] = store.trials()
     assert spec2 == spec and res2.curve == result.curve and res2.status == TrialStatus.DONE

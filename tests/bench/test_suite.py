@@ -57,7 +57,12 @@ def test_hparam_outside_space_names_it(tmp_path):
 
 def test_expand_shares_seeds_across_methods_and_uses_disjoint_halton_points():
     suite = suite_from_mapping(
-        {"name": "t", "workloads": ["toy-quad"], "methods": ["toy-sgd", "toy-sgd-slow"], "rulesets": ["external"]}
+        {
+            "name": "t",
+            "workloads": ["toy-quad"],
+            "methods": ["toy-sgd", "toy-sgd-slow"],
+            "rulesets": ["external"],
+        }
     )
     specs, _ = expand(suite)
     assert len(specs) == 2 * 5 * 5
@@ -71,8 +76,9 @@ def test_expand_shares_seeds_across_methods_and_uses_disjoint_halton_points():
 
 
 def test_incompatible_pairs_are_skipped_with_a_note():
-    suite = suite_from_mapping({"name": "t", "workloads": ["toy-quad", "charlm"], "methods": ["lbfgs"],
-                                "rulesets": ["self-tuning"]})
+    suite = suite_from_mapping(
+        {"name": "t", "workloads": ["toy-quad", "charlm"], "methods": ["lbfgs"], "rulesets": ["self-tuning"]}
+    )
     specs, notes = expand(suite)
     assert {s.workload for s in specs} == {"toy-quad"}
     assert any("lbfgs on charlm" in n for n in notes)

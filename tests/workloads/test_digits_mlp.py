@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 import torch
@@ -102,11 +100,3 @@ def test_tanh_variant_differs_only_in_activation(problem: DigitsMLPProblem) -> N
         assert torch.equal(a, b)
     with torch.no_grad():
         assert not torch.allclose(problem.model(problem.x_val), t.model(t.x_val))
-
-
-def test_build_is_fast() -> None:
-    load_digits_arrays()  # the dataset is read once per process
-    t = time.perf_counter()
-    W.build(8)
-    WT.build(8)
-    assert time.perf_counter() - t < 2.0

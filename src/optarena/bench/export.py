@@ -16,10 +16,20 @@ def tables(store: Store) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     trials, evals = [], []
     for spec, result in store.trials(finished_only=False):
         row: dict[str, Any] = {
-            "key": spec.key, "ruleset": spec.ruleset, "workload": spec.workload, "method": spec.method,
-            "study": spec.study, "trial": spec.trial, "seed": spec.seed, "status": str(result.status),
-            "budget_s": spec.budget.max_time, "steps": result.steps, "timed_time": result.timed_time,
-            "eval_time": result.eval_time, "wall_time": result.wall_time, "metric": result.metric,
+            "key": spec.key,
+            "ruleset": spec.ruleset,
+            "workload": spec.workload,
+            "method": spec.method,
+            "study": spec.study,
+            "trial": spec.trial,
+            "seed": spec.seed,
+            "status": str(result.status),
+            "budget_s": spec.budget.max_time,
+            "steps": result.steps,
+            "timed_time": result.timed_time,
+            "eval_time": result.eval_time,
+            "wall_time": result.wall_time,
+            "metric": result.metric,
             "target": result.target,
         }
         row.update({f"p_{k}": v for k, v in sorted(spec.hparams.items())})
@@ -57,7 +67,9 @@ def export_store(store: Store, out_dir: str | Path, fmt: str = "csv") -> list[Pa
                 import pyarrow.parquet as pq
             except ImportError:
                 raise ImportError("Parquet export needs pyarrow: pip install 'optarena[parquet]'") from None
-            table = pa.Table.from_pylist([{c: r.get(c) for c in cols} for r in rows]) if rows else pa.table({})
+            table = (
+                pa.Table.from_pylist([{c: r.get(c) for c in cols} for r in rows]) if rows else pa.table({})
+            )
             pq.write_table(table, path)
         paths.append(path)
     return paths

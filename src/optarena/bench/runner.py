@@ -38,8 +38,15 @@ def run_suite(suite: Suite, *, store_path: str | Path | None = None, quiet: bool
         executor = make_executor(
             suite.executor, jobs=suite.jobs, address=suite.address, trial_timeout=suite.trial_timeout
         )
-        info = dict(executor=suite.executor, jobs=suite.jobs, threads=suite.threads, suite=suite.name,
-                    suite_version=suite.version, address=suite.address, baseline=suite.baseline)
+        info = dict(
+            executor=suite.executor,
+            jobs=suite.jobs,
+            threads=suite.threads,
+            suite=suite.name,
+            suite_version=suite.version,
+            address=suite.address,
+            baseline=suite.baseline,
+        )
         summary = run_specs(specs, store, executor, info, quiet=quiet)
         summary.notes = notes
         return summary
@@ -47,8 +54,9 @@ def run_suite(suite: Suite, *, store_path: str | Path | None = None, quiet: bool
         store.close()
 
 
-def run_specs(specs: list[TrialSpec], store: Store, executor: Any, info: dict[str, Any], *,
-              quiet: bool = False) -> RunSummary:
+def run_specs(
+    specs: list[TrialSpec], store: Store, executor: Any, info: dict[str, Any], *, quiet: bool = False
+) -> RunSummary:
     """Run the trials of ``specs`` that ``store`` does not hold finished, writing each result as it ends."""
     store.add_pending(specs)
     done = store.finished_keys()
@@ -72,7 +80,10 @@ def run_specs(specs: list[TrialSpec], store: Store, executor: Any, info: dict[st
             bar.update(1)
         if result.status in (TrialStatus.FAILED, TrialStatus.TIMED_OUT) and not quiet:
             last = (result.error or "").strip().splitlines()[-1:] or [""]
-            print(f"\n{result.status}: {spec.method} on {spec.workload} ({spec.key}): {last[0]}", file=sys.stderr)
+            print(
+                f"\n{result.status}: {spec.method} on {spec.workload} ({spec.key}): {last[0]}",
+                file=sys.stderr,
+            )
 
     try:
         executor.run(todo, on_start, on_result)
@@ -87,4 +98,6 @@ def _progress(total: int, initial: int, quiet: bool):
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=initial, unit="trial", desc="trials", file=sys.stderr, dynamic_ncols=True)
+    return tqdm(
+        total=total, initial=initial, unit="trial", desc="trials", file=sys.stderr, dynamic_ncols=True
+    )

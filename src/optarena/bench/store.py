@@ -118,7 +118,8 @@ class Store:
     def add_run(self, provenance: dict[str, Any]) -> int:
         with self.transaction():
             cur = self.conn.execute(
-                "INSERT INTO runs (started, provenance) VALUES (?, ?)", (time.time(), canonical_json(provenance))
+                "INSERT INTO runs (started, provenance) VALUES (?, ?)",
+                (time.time(), canonical_json(provenance)),
             )
         return int(cur.lastrowid)  # type: ignore[arg-type]
 
@@ -128,8 +129,17 @@ class Store:
                 "INSERT OR IGNORE INTO trials (key, spec, workload, method, ruleset, study, trial, seed, status) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (s.key, canonical_json(s.to_dict()), s.workload, s.method, s.ruleset, s.study, s.trial, s.seed,
-                     str(TrialStatus.PENDING))
+                    (
+                        s.key,
+                        canonical_json(s.to_dict()),
+                        s.workload,
+                        s.method,
+                        s.ruleset,
+                        s.study,
+                        s.trial,
+                        s.seed,
+                        str(TrialStatus.PENDING),
+                    )
                     for s in specs
                 ],
             )
@@ -150,7 +160,10 @@ class Store:
             self.conn.execute("DELETE FROM evals WHERE trial_key=?", (result.key,))
             self.conn.executemany(
                 "INSERT INTO evals VALUES (?, ?, ?, ?, ?)",
-                [(result.key, i, p["step"], p["time"], canonical_json(p["metrics"])) for i, p in enumerate(curve)],
+                [
+                    (result.key, i, p["step"], p["time"], canonical_json(p["metrics"]))
+                    for i, p in enumerate(curve)
+                ],
             )
             self.conn.execute(
                 "UPDATE trials SET status=?, finished=?, result=?, error=? WHERE key=?",
@@ -174,7 +187,9 @@ class Store:
         return out
 
     def curve(self, key: str) -> list[EvalPoint]:
-        rows = self.conn.execute("SELECT step, time, metrics FROM evals WHERE trial_key=? ORDER BY idx", (key,))
+        rows = self.conn.execute(
+            "SELECT step, time, metrics FROM evals WHERE trial_key=? ORDER BY idx", (key,)
+        )
         return [EvalPoint(step, t, json.loads(m)) for step, t, m in rows]
 
     def trials(self, finished_only: bool = True) -> list[tuple[TrialSpec, TrialResult]]:
@@ -183,7 +198,9 @@ class Store:
             "SELECT key, spec, status, result, error FROM trials ORDER BY ruleset, workload, method, study, trial"
         ).fetchall()
         curves: dict[str, list[EvalPoint]] = {}
-        for key, step, t, m in self.conn.execute("SELECT trial_key, step, time, metrics FROM evals ORDER BY trial_key, idx"):
+        for key, step, t, m in self.conn.execute(
+            "SELECT trial_key, step, time, metrics FROM evals ORDER BY trial_key, idx"
+        ):
             curves.setdefault(key, []).append(EvalPoint(step, t, json.loads(m)))
         out = []
         for key, spec_json, status, result_json, error in rows:

@@ -51,7 +51,10 @@ _KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "address": (str, "Ray cluster address"),
     "trial-timeout": ((int, float), "seconds before a trial is killed (default 3 x budget + 60)"),
     "store": (str, "results file"),
-    "hparams": (dict, "fixed hyperparameters per method, e.g. {adamw = {lr = 1e-3}}; checked against the space"),
+    "hparams": (
+        dict,
+        "fixed hyperparameters per method, e.g. {adamw = {lr = 1e-3}}; checked against the space",
+    ),
 }
 # Keys that change how a suite runs but not what its trials compute: not part of the fingerprint.
 _RUN_ONLY = {"jobs", "executor", "address", "trial-timeout", "store", "description"}
@@ -96,8 +99,11 @@ class Suite:
             if r not in RULESETS:
                 raise SuiteError(f"{self.source}: unknown ruleset {r!r}; known: {sorted(RULESETS)}")
         for name, value, low in (
-            ("threads", self.threads, 1), ("jobs", self.jobs, 1), ("studies", self.studies, 1),
-            ("trials", self.trials, 1), ("max-steps", self.max_steps, 1),
+            ("threads", self.threads, 1),
+            ("jobs", self.jobs, 1),
+            ("studies", self.studies, 1),
+            ("trials", self.trials, 1),
+            ("max-steps", self.max_steps, 1),
         ):
             if value is not None and value < low:
                 raise SuiteError(f"{self.source}: {name} must be >= {low}, got {value}")
@@ -113,9 +119,13 @@ class Suite:
             _check_name("method", m)
         for m, values in self.hparams.items():
             if m not in self.methods:
-                raise SuiteError(f"{self.source}: hparams given for {m!r}, which is not one of the suite's methods")
+                raise SuiteError(
+                    f"{self.source}: hparams given for {m!r}, which is not one of the suite's methods"
+                )
             if not isinstance(values, Mapping):
-                raise SuiteError(f"{self.source}: hparams for {m!r} must be a table of name = value, got {values!r}")
+                raise SuiteError(
+                    f"{self.source}: hparams for {m!r} must be a table of name = value, got {values!r}"
+                )
             registry.resolve_method(m).search_space.validate(values, m)
         if self.baseline is not None and self.baseline not in self.methods:
             raise SuiteError(f"{self.source}: baseline {self.baseline!r} is not one of the suite's methods")
@@ -124,7 +134,11 @@ class Suite:
         out = []
         for name in self.rulesets:
             r = RULESETS[name]
-            out.append(replace(r, studies=self.studies or r.studies, trials=(self.trials or r.trials) if r.tuned else 1))
+            out.append(
+                replace(
+                    r, studies=self.studies or r.studies, trials=(self.trials or r.trials) if r.tuned else 1
+                )
+            )
         return out
 
     def fingerprint(self) -> str:
@@ -183,7 +197,9 @@ def suite_from_mapping(data: Mapping[str, Any], source: str = "<inline>", text: 
             raise SuiteError(f"{source}: missing required key {required!r}")
     kwargs = {k.replace("-", "_"): (tuple(v) if isinstance(v, list) else v) for k, v in data.items()}
     if "hparams" in kwargs:
-        kwargs["hparams"] = {m: dict(v) if isinstance(v, Mapping) else v for m, v in kwargs["hparams"].items()}
+        kwargs["hparams"] = {
+            m: dict(v) if isinstance(v, Mapping) else v for m, v in kwargs["hparams"].items()
+        }
     kwargs["version"] = str(kwargs.get("version", "1"))
     suite = Suite(source=source, **kwargs)
     try:
@@ -211,9 +227,14 @@ def find_suite(name_or_path: str) -> Path:
         return p
     shipped = files("optarena") / "suites" / f"{name_or_path}.toml"
     if not shipped.is_file():
-        names = sorted(f.name.removesuffix(".toml") for f in (files("optarena") / "suites").iterdir()
-                       if f.name.endswith(".toml"))
-        raise SuiteError(f"no suite named {name_or_path!r}; shipped suites: {', '.join(names)} (or pass a .toml path)")
+        names = sorted(
+            f.name.removesuffix(".toml")
+            for f in (files("optarena") / "suites").iterdir()
+            if f.name.endswith(".toml")
+        )
+        raise SuiteError(
+            f"no suite named {name_or_path!r}; shipped suites: {', '.join(names)} (or pass a .toml path)"
+        )
     return Path(str(shipped))
 
 
@@ -229,7 +250,9 @@ def expand(suite: Suite) -> tuple[list[TrialSpec], list[str]]:
     for ruleset in suite.ruleset_objs():
         for w in suite.workloads:
             workload = registry.resolve_workload(w)
-            budget = Budget(workload.max_runtime * ruleset.budget_factor * suite.budget_scale, suite.max_steps)
+            budget = Budget(
+                workload.max_runtime * ruleset.budget_factor * suite.budget_scale, suite.max_steps
+            )
             for m in suite.methods:
                 method = registry.resolve_method(m)
                 if method.family not in workload.interfaces:
@@ -249,10 +272,18 @@ def expand(suite: Suite) -> tuple[list[TrialSpec], list[str]]:
                         hp.update(suite.hparams.get(m, {}))
                         specs.append(
                             TrialSpec(
-                                workload=w, workload_version=workload.version, method=m,
-                                method_version=method.version, hparams=hp,
-                                seed=trial_seed(suite.seed, w, s, t), budget=budget, ruleset=ruleset.name,
-                                study=s, trial=t, threads=suite.threads, stop_at_target=suite.stop_at_target,
+                                workload=w,
+                                workload_version=workload.version,
+                                method=m,
+                                method_version=method.version,
+                                hparams=hp,
+                                seed=trial_seed(suite.seed, w, s, t),
+                                budget=budget,
+                                ruleset=ruleset.name,
+                                study=s,
+                                trial=t,
+                                threads=suite.threads,
+                                stop_at_target=suite.stop_at_target,
                             )
                         )
     return specs, notes

@@ -43,7 +43,9 @@ class Param:
     def __post_init__(self) -> None:
         if self.choices is None:
             if self.low is None or self.high is None or not self.low <= self.high:
-                raise HyperparameterError(f"param {self.name!r}: need low <= high, got {self.low}, {self.high}")
+                raise HyperparameterError(
+                    f"param {self.name!r}: need low <= high, got {self.low}, {self.high}"
+                )
             if self.log and self.low <= 0:
                 raise HyperparameterError(f"param {self.name!r}: a log range needs low > 0, got {self.low}")
         elif len(self.choices) == 0:
@@ -55,7 +57,7 @@ class Param:
             return self.choices[min(int(u * len(self.choices)), len(self.choices) - 1)]
         lo, hi = float(self.low), float(self.high)  # type: ignore[arg-type]
         v = math.exp(math.log(lo) + u * (math.log(hi) - math.log(lo))) if self.log else lo + u * (hi - lo)
-        return int(round(v)) if self.integer else v
+        return round(v) if self.integer else v
 
     def check(self, value: Any, method: str = "") -> None:
         where = f" of {method}" if method else ""
@@ -66,7 +68,9 @@ class Param:
                 )
             return
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise HyperparameterError(f"hyperparameter {self.name!r}{where} = {value!r} is not a finite number")
+            raise HyperparameterError(
+                f"hyperparameter {self.name!r}{where} = {value!r} is not a finite number"
+            )
         if self.integer and int(value) != value:
             raise HyperparameterError(f"hyperparameter {self.name!r}{where} = {value!r} must be an integer")
         tol = 1e-12 * max(1.0, abs(self.high))  # type: ignore[arg-type]

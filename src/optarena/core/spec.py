@@ -59,7 +59,9 @@ class MethodSpec:
         if self.family not in FAMILIES:
             raise ValueError(f"method {self.name!r}: unknown family {self.family!r}; known: {FAMILIES}")
         if self.status not in ("experimental", "stable"):
-            raise ValueError(f"method {self.name!r}: status must be experimental or stable, got {self.status!r}")
+            raise ValueError(
+                f"method {self.name!r}: status must be experimental or stable, got {self.status!r}"
+            )
         missing = set(self.search_space.names) - set(self.defaults)
         if missing:
             raise HyperparameterError(f"method {self.name!r}: no default for {sorted(missing)}")

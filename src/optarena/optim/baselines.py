@@ -97,11 +97,15 @@ def nadamw(params: Sequence[tuple[str, Any]], hparams: Mapping[str, Any], step_h
     return make_adam_family(params, hparams, step_hint, nesterov=True)
 
 
-def sgd_heavyball(params: Sequence[tuple[str, Any]], hparams: Mapping[str, Any], step_hint: int) -> tuple[Any, Any]:
+def sgd_heavyball(
+    params: Sequence[tuple[str, Any]], hparams: Mapping[str, Any], step_hint: int
+) -> tuple[Any, Any]:
     return make_sgd(params, hparams, step_hint, nesterov=False)
 
 
-def sgd_nesterov(params: Sequence[tuple[str, Any]], hparams: Mapping[str, Any], step_hint: int) -> tuple[Any, Any]:
+def sgd_nesterov(
+    params: Sequence[tuple[str, Any]], hparams: Mapping[str, Any], step_hint: int
+) -> tuple[Any, Any]:
     return make_sgd(params, hparams, step_hint, nesterov=True)
 
 
@@ -112,7 +116,9 @@ ADAMW = MethodSpec(
     summary="AdamW, decoupled weight decay (torch.optim)",
     search_space=_ADAM_SPACE,
     defaults=_ADAM_DEFAULTS,
-    paper=PaperRef("I. Loshchilov, F. Hutter", "Decoupled Weight Decay Regularization", "ICLR", 2019, "1711.05101"),
+    paper=PaperRef(
+        "I. Loshchilov, F. Hutter", "Decoupled Weight Decay Regularization", "ICLR", 2019, "1711.05101"
+    ),
     capabilities=frozenset({"baseline"}),
     status="stable",
 )

@@ -33,7 +33,9 @@ def lbfgs(hparams: Mapping[str, Any]) -> Callable[..., Any]:
 
         # ftol=gtol=0: never stop on tolerances; the harness stops on target, budget or max_iter.
         options = {"maxcor": maxcor, "maxiter": max_iter, "ftol": 0.0, "gtol": 0.0, "maxls": 40}
-        return minimize(problem.fun_grad, problem.x0, jac=True, method="L-BFGS-B", callback=cb, options=options)
+        return minimize(
+            problem.fun_grad, problem.x0, jac=True, method="L-BFGS-B", callback=cb, options=options
+        )
 
     return run
 

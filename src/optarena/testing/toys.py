@@ -134,7 +134,28 @@ TOY_NAN = _spec("toy-nan", "nan")
 TOY_HANG = _spec("toy-hang", "hang")
 TOY_CRASH = _spec("toy-crash", "crash")
 
-TOY_METHODS = ["TOY_SGD", "TOY_SGD_TINY", "TOY_SGD_SLOW", "TOY_RAISE", "TOY_NAN", "TOY_HANG", "TOY_CRASH"]
+# The real torch SGD (heavy-ball) factory, pinned at lr = 1e-6: it never reaches a target.
+SGD_LR1E6 = MethodSpec(
+    name="sgd-lr1e-6",
+    family="torch-optimizer",
+    factory="optarena.optim.baselines:sgd_heavyball",
+    summary="SGD heavy-ball at lr 1e-6 (scores 0)",
+    search_space=SearchSpace(
+        fixed={"lr": 1e-6, "one_minus_momentum": 0.1, "weight_decay": 0.0, "warmup_frac": 0.0}
+    ),
+    defaults={"lr": 1e-6, "one_minus_momentum": 0.1, "weight_decay": 0.0, "warmup_frac": 0.0},
+)
+
+TOY_METHODS = [
+    "SGD_LR1E6",
+    "TOY_SGD",
+    "TOY_SGD_TINY",
+    "TOY_SGD_SLOW",
+    "TOY_RAISE",
+    "TOY_NAN",
+    "TOY_HANG",
+    "TOY_CRASH",
+]
 TOY_WORKLOADS = ["ToyQuad", "ToyQuadSlowEval", "ToyQuadTanh"]
 
 

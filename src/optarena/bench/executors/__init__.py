@@ -17,7 +17,9 @@ def trial_timeout(max_time: float, override: float | None) -> float:
     return float(override) if override is not None else 3.0 * max_time + 60.0
 
 
-def make_executor(name: str, *, jobs: int = 1, address: str | None = None, trial_timeout: float | None = None) -> Any:
+def make_executor(
+    name: str, *, jobs: int = 1, address: str | None = None, trial_timeout: float | None = None
+) -> Any:
     if name == "local":
         from optarena.bench.executors.local import LocalExecutor
 

@@ -87,8 +87,10 @@ class LocalExecutor:
                     timeout = trial_timeout(spec.budget.max_time, self.timeout_override)
                     running.append(_Running(spec, proc, recv, time.perf_counter() + timeout))
                 soonest = min(r.deadline for r in running)
-                wait([r.conn for r in running] + [r.proc.sentinel for r in running],
-                     timeout=max(0.0, soonest - time.perf_counter()))
+                wait(
+                    [r.conn for r in running] + [r.proc.sentinel for r in running],
+                    timeout=max(0.0, soonest - time.perf_counter()),
+                )
                 for r in list(running):
                     r.drain()
                     finished = r.result is not None or not r.proc.is_alive()
@@ -116,6 +118,11 @@ class LocalExecutor:
             status, error = TrialStatus.FAILED, f"worker process died with exit code {r.proc.exitcode}"
         last = r.curve[-1] if r.curve else None
         return TrialResult(
-            key=r.spec.key, status=status, curve=r.curve, steps=last.step if last else 0,
-            timed_time=last.time if last else 0.0, wall_time=wall, error=error,
+            key=r.spec.key,
+            status=status,
+            curve=r.curve,
+            steps=last.step if last else 0,
+            timed_time=last.time if last else 0.0,
+            wall_time=wall,
+            error=error,
         )
