@@ -36,3 +36,20 @@ def test_result_round_trip(tmp_path):
     [(spec2, res2)] = store.trials()
     assert spec2 == spec and res2.curve == result.curve and res2.status == TrialStatus.DONE
     assert store.attempts()[spec.key] == 1
+
+
+def test_foreign_files_are_refused_and_left_untouched(tmp_path):
+    text = tmp_path / "notes.sqlite"
+    text.write_text("not a database")
+    with pytest.raises(StoreMismatchError, match="not an OptArena results store"):
+        Store.open(text, "s", "f")
+    assert text.read_text() == "not a database"
+    import sqlite3
+
+    other = tmp_path / "other.sqlite"
+    con = sqlite3.connect(other)
+    con.execute("CREATE TABLE users (id INTEGER)")
+    con.commit()
+    con.close()
+    with pytest.raises(StoreMismatchError, match="something else"):
+        Store.open(other, "s", "f")

@@ -54,8 +54,20 @@ class Store:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
+        try:
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        except sqlite3.DatabaseError as exc:
+            self.conn.close()
+            raise StoreMismatchError(
+                f"{self.path} is not an OptArena results store ({exc}); left untouched"
+            ) from None
+        if tables and "meta" not in tables:
+            self.conn.close()
+            raise StoreMismatchError(
+                f"{self.path} is an SQLite file of something else (tables {sorted(tables)}); left untouched"
+            )
         self.conn.executescript(_SCHEMA)
 
     # -- identity -------------------------------------------------------------------------------
