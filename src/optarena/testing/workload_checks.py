@@ -1,0 +1,162 @@
+"""The workload contract suite, in the spirit of scikit-learn's ``check_estimator``: one list of
+checks that every workload (built-in or plugin) must pass. The interfaces a workload declares choose
+the checks that apply; nothing here special-cases a workload by name.
+
+    from optarena.testing.workload_checks import workload_checks
+
+    @pytest.mark.parametrize("check", workload_checks(MyWorkload()), ids=lambda c: c.name)
+    def test_my_workload(check):
+        check()
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from optarena.core.spec import FAMILIES
+from optarena.workloads.base import ObjectiveProblem, TorchProblem, Workload
+
+__all__ = ["WorkloadCheck", "workload_checks"]
+
+
+@dataclass(frozen=True)
+class WorkloadCheck:
+    """One named check bound to one workload; calling it raises AssertionError on failure."""
+
+    name: str
+    workload: Workload
+    fn: Callable[[Workload], None]
+
+    def __call__(self) -> None:
+        self.fn(self.workload)
+
+    def __repr__(self) -> str:
+        return f"{self.workload.id}::{self.name}"
+
+
+def _params(problem: Any) -> list[tuple[str, Any]]:
+    return [(n, p.detach().clone()) for n, p in problem.named_parameters()]
+
+
+def _same(a: Any, b: Any) -> bool:
+    import torch
+
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.shape == b.shape and torch.equal(a, b)
+    if isinstance(a, tuple | list):
+        return type(a) is type(b) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return a == b
+
+
+def check_attributes(w: Workload) -> None:
+    assert isinstance(w.id, str) and w.id, "id must be a non-empty string"
+    assert isinstance(w.version, str), f"version must be a string, got {w.version!r}"
+    assert w.mode in ("min", "max"), f"mode must be 'min' or 'max', got {w.mode!r}"
+    assert math.isfinite(w.target), f"target must be finite, got {w.target!r}"
+    assert w.target_source in ("fixed", "calibrated"), f"target_source: {w.target_source!r}"
+    assert 10 <= w.max_runtime <= 120, f"max_runtime {w.max_runtime} s is outside [10, 120] s"
+    assert w.eval_every >= 1 and w.step_hint >= 1, (w.eval_every, w.step_hint)
+    assert w.interfaces and set(w.interfaces) <= set(FAMILIES), (
+        f"interfaces {set(w.interfaces)} vs {FAMILIES}"
+    )
+
+
+def check_variant_points_to_a_workload(w: Workload) -> None:
+    from optarena.registry import resolve_workload
+
+    base = resolve_workload(w.variant_of)  # type: ignore[arg-type]
+    assert base.metric == w.metric and base.mode == w.mode, "a variant keeps its base workload's metric"
+
+
+def check_build_is_deterministic(w: Workload) -> None:
+    a, b, c = w.build(3), w.build(3), w.build(4)
+    pa, pb, pc = _params(a), _params(b), _params(c)
+    assert _same(pa, pb), "the same seed must give the same initial parameters"
+    batches_a = [a.next_batch() for _ in range(3)]
+    batches_b = [b.next_batch() for _ in range(3)]
+    assert _same(batches_a, batches_b), "the same seed must give the same batches"
+    batches_c = [c.next_batch() for _ in range(3)]
+    # full-batch problems hold their data inside: the first loss tells two data sets apart
+    la, lc = float(a.loss(batches_a[0])), float(c.loss(batches_c[0]))
+    assert not (_same(pa, pc) and _same(batches_a, batches_c) and la == lc), "another seed must change init or data"
+
+
+def check_leaves_global_rng_alone(w: Workload) -> None:
+    import numpy as np
+    import torch
+
+    states = (torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate())
+    problem = w.build(5)
+    problem.next_batch()
+    problem.evaluate()
+    assert torch.equal(torch.get_rng_state(), states[0]), "build/next_batch/evaluate used torch's global RNG"
+    assert (np.random.get_state()[1] == states[1]).all(), "build/next_batch/evaluate used numpy's global RNG"
+    assert random.getstate() == states[2], "build/next_batch/evaluate used Python's global RNG"
+
+
+def check_evaluate(w: Workload) -> None:
+    problem = w.build(0)
+    first, second = problem.evaluate(), problem.evaluate()
+    assert w.metric in first, f"evaluate() must report {w.metric!r}, got {sorted(first)}"
+    assert all(isinstance(v, float) for v in first.values()), "evaluate() returns python floats"
+    assert first == second, "evaluate() must be deterministic and must not change the problem"
+    assert math.isfinite(first[w.metric])
+    assert not w.reached(first[w.metric]), (
+        "the initial point already meets the target: the workload is trivial"
+    )
+
+
+def check_torch_interface(w: Workload) -> None:
+    problem = w.build(0)
+    assert isinstance(problem, TorchProblem), "a torch-optimizer workload builds a TorchProblem"
+    loss = problem.loss(problem.next_batch())
+    assert loss.ndim == 0 and math.isfinite(float(loss)), "loss(batch) must be a finite scalar tensor"
+    loss.backward()
+    for name, p in problem.named_parameters():
+        assert p.grad is not None, f"parameter {name} gets no gradient from the loss"
+
+
+def check_minimizer_interface(w: Workload) -> None:
+    import numpy as np
+
+    problem = w.build(0)
+    assert isinstance(problem, ObjectiveProblem), "a minimizer workload builds an ObjectiveProblem"
+    x0 = np.array(problem.x0, dtype=np.float64)
+    f0, g0 = problem.fun_grad(x0)
+    assert isinstance(f0, float) and g0.shape == x0.shape and g0.dtype == np.float64
+    direction = np.random.default_rng(0).standard_normal(x0.shape)
+    eps = 1e-6
+    fd = (problem.fun_grad(x0 + eps * direction)[0] - problem.fun_grad(x0 - eps * direction)[0]) / (2 * eps)
+    assert abs(fd - g0 @ direction) <= 1e-5 * max(1.0, abs(fd)), (
+        f"gradient != finite differences ({fd}, {g0 @ direction})"
+    )
+    assert problem.evaluate_x(x0)[w.metric] == problem.evaluate_x(x0.copy())[w.metric]
+    if isinstance(problem, TorchProblem):
+        assert math.isclose(float(problem.loss(problem.next_batch())), f0, rel_tol=1e-9), (
+            "torch loss != fun(x0)"
+        )
+        a, b = problem.evaluate()[w.metric], problem.evaluate_x(x0)[w.metric]
+        assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12), f"evaluate() {a} != evaluate_x(x0) {b}"
+
+
+def workload_checks(workload: Workload) -> list[WorkloadCheck]:
+    """The checks that apply to ``workload``, chosen by the interfaces it declares."""
+    fns: list[Callable[[Workload], None]] = [
+        check_attributes,
+        check_build_is_deterministic,
+        check_leaves_global_rng_alone,
+        check_evaluate,
+    ]
+    if workload.variant_of is not None:
+        fns.append(check_variant_points_to_a_workload)
+    if "torch-optimizer" in workload.interfaces:
+        fns.append(check_torch_interface)
+    if "minimizer" in workload.interfaces:
+        fns.append(check_minimizer_interface)
+    return [WorkloadCheck(fn.__name__.removeprefix("check_"), workload, fn) for fn in fns]
