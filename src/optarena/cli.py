@@ -197,6 +197,13 @@ def _load_scores(path: Path, baseline: str | None):
             )
         if baseline is None:
             baseline = _suite_baseline(store)
+        unfinished = sum(1 for st in store.statuses().values() if not st.finished)
+        if unfinished:
+            print(
+                f"warning: {unfinished} trial(s) in {path} are not finished; scores are partial "
+                "(rerun the suite to complete them)",
+                file=sys.stderr,
+            )
         scores = score_trials(trials, infos, baseline=baseline)
         return store, scores, trials, infos
     except BaseException:
