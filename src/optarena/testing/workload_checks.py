@@ -84,7 +84,9 @@ def check_build_is_deterministic(w: Workload) -> None:
     batches_c = [c.next_batch() for _ in range(3)]
     # full-batch problems hold their data inside: the first loss tells two data sets apart
     la, lc = float(a.loss(batches_a[0])), float(c.loss(batches_c[0]))
-    assert not (_same(pa, pc) and _same(batches_a, batches_c) and la == lc), "another seed must change init or data"
+    assert not (_same(pa, pc) and _same(batches_a, batches_c) and la == lc), (
+        "another seed must change init or data"
+    )
 
 
 def check_leaves_global_rng_alone(w: Workload) -> None:

@@ -89,7 +89,7 @@ class LocalExecutor:
                 soonest = min(r.deadline for r in running)
                 wait(
                     [r.conn for r in running] + [r.proc.sentinel for r in running],
-                    timeout=max(0.0, soonest - time.perf_counter()),
+                    timeout=min(1.0, max(0.0, soonest - time.perf_counter())),
                 )
                 for r in list(running):
                     r.drain()
