@@ -83,7 +83,7 @@ def check_build_is_deterministic(w: Workload) -> None:
     assert _same(batches_a, batches_b), "the same seed must give the same batches"
     batches_c = [c.next_batch() for _ in range(3)]
     # full-batch problems hold their data inside: the first loss tells two data sets apart
-    la, lc = float(a.loss(batches_a[0])), float(c.loss(batches_c[0]))
+    la, lc = float(a.loss(batches_a[0]).detach()), float(c.loss(batches_c[0]).detach())
     assert not (_same(pa, pc) and _same(batches_a, batches_c) and la == lc), (
         "another seed must change init or data"
     )
