@@ -55,6 +55,20 @@ _BUILTIN_METHODS = [
     Entry("sgd-heavyball", "method", f"{_M}:SGD_HEAVYBALL", "torch-optimizer", "SGD, heavy-ball momentum"),
     Entry("sgd-nesterov", "method", f"{_M}:SGD_NESTEROV", "torch-optimizer", "SGD, Nesterov momentum"),
     Entry("lbfgs", "method", "optarena.solvers.scipy_lbfgs:LBFGS", "minimizer", "scipy L-BFGS-B, full batch"),
+    Entry(
+        "exadam",
+        "method",
+        "optarena.optim.exadam:EXADAM",
+        "torch-optimizer",
+        "EXAdam: Adam with adaptive cross-moment debiasing (paper v2 / author's code)",
+    ),
+    Entry(
+        "muon",
+        "method",
+        "optarena.optim.muon:MUON",
+        "torch-optimizer",
+        "Muon (Newton-Schulz orthogonalized momentum) on hidden matrices + AdamW on the rest",
+    ),
 ]
 
 _W = "optarena.workloads"
