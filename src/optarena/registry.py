@@ -56,6 +56,20 @@ _BUILTIN_METHODS = [
     Entry("sgd-nesterov", "method", f"{_M}:SGD_NESTEROV", "torch-optimizer", "SGD, Nesterov momentum"),
     Entry("lbfgs", "method", "optarena.solvers.scipy_lbfgs:LBFGS", "minimizer", "scipy L-BFGS-B, full batch"),
     Entry(
+        "lion",
+        "method",
+        "optarena.optim.lion:LION",
+        "torch-optimizer",
+        "Lion, sign of interpolated momentum with decoupled weight decay",
+    ),
+    Entry(
+        "adabelief",
+        "method",
+        "optarena.optim.adabelief:ADABELIEF",
+        "torch-optimizer",
+        "AdaBelief, Adam with the belief (g - m)^2 as second moment",
+    ),
+    Entry(
         "exadam",
         "method",
         "optarena.optim.exadam:EXADAM",

@@ -88,7 +88,9 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
+from optarena.optim.adabelief import AdaBelief
 from optarena.optim.exadam import EXAdam
+from optarena.optim.lion import Lion
 from optarena.optim.muon import Muon
 
 __all__ = [
@@ -828,5 +830,42 @@ OPTIMIZER_INFOS: list[OptimizerInfo] = [
         state_bytes_per_param=lambda p: p.numel() * max(p.element_size(), 4),  # the momentum buffer
         converges_kwargs={"lr": 3e-3, "momentum": 0.95},
         converges_steps=3000,
+    ),
+    OptimizerInfo(
+        name="lion",
+        factory=Lion,
+        default_kwargs={"lr": 1e-3, "weight_decay": 1e-2},
+        readable_kwargs={"foreach": False},
+        fast_paths={"foreach": {"foreach": True}, "fused": {"fused": True}},
+        bad_inputs=(
+            ({"lr": -1e-2}, r"learning rate: -0\.01"),
+            ({"betas": (0.9, 1.5)}, r"beta parameter at index 1: 1\.5"),
+            ({"weight_decay": -0.1}, r"weight_decay value: -0\.1"),
+        ),
+        supports_complex=True,
+        bf16_state_fp32=True,
+        # exp_avg (fp32 for 16-bit parameters) plus a float32 step counter
+        state_bytes_per_param=lambda p: p.numel() * max(p.element_size(), 4) + 4,
+        converges_kwargs={"lr": 4e-3, "betas": (0.95, 0.98), "weight_decay": 0.0},
+        converges_steps=3000,
+    ),
+    OptimizerInfo(
+        name="adabelief",
+        factory=AdaBelief,
+        default_kwargs={"lr": 1e-2, "weight_decay": 1e-2},
+        readable_kwargs={"foreach": False},
+        fast_paths={"foreach": {"foreach": True}, "fused": {"fused": True}},
+        bad_inputs=(
+            ({"lr": -1e-2}, r"learning rate: -0\.01"),
+            ({"eps": -1.0}, r"epsilon value: -1\.0"),
+            ({"betas": (1.0, 0.999)}, r"beta parameter at index 0: 1\.0"),
+            ({"weight_decay": -0.1}, r"weight_decay value: -0\.1"),
+        ),
+        supports_complex=True,
+        bf16_state_fp32=True,
+        # exp_avg and exp_avg_var (fp32 for 16-bit parameters) plus a float32 step counter
+        state_bytes_per_param=lambda p: 2 * p.numel() * max(p.element_size(), 4) + 4,
+        converges_kwargs={"lr": 3e-2, "weight_decay": 0.0},
+        converges_steps=2000,
     ),
 ]

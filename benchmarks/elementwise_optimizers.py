@@ -1,0 +1,171 @@
+"""Step time of the elementwise optimizers (Lion, AdaBelief: loop, foreach, fused) against
+``torch.optim.AdamW(fused=True)`` and the reference packages, with the memory bandwidth they reach.
+
+Two layouts: (a) one large fp32 tensor (32M elements, 8M if memory is short; the run says which) and
+(b) 16,384 tensors of 256 elements (4.2M elements; per-tensor overhead dominates). For each optimizer
+the median step time over ``--repeats`` timed steps (after one untimed warm-up step, which also compiles
+the fused kernels; compile time is printed separately) is reported as ms/step and ns/param.
+
+Bandwidth accounting (fp32, bytes that must cross memory per parameter per step, at the fused floor):
+
+- Lion: read p, g, m; write p, m                    -> 5 x 4 = 20 B/param
+- AdaBelief, AdamW: read p, g, m, v; write p, m, v  -> 7 x 4 = 28 B/param
+
+"achieved GB/s" = floor bytes x numel / step time: the rate a single-pass kernel would need. Paths that
+make several passes (loop, foreach, the references) move more bytes than that; their figure is an
+effective rate, so "% stream" reads as "fraction of the best achievable step time". The streaming
+bandwidth is measured in the same run on the same numel (three fp32 tensors): ``torch.add(a, b, out=c)``
+counted as 12 B/elem (read a, b; write c; the cache-line fill of c before writing is not counted) and
+the in-place ``a.add_(b)`` (12 B/elem, no fill); "% stream" divides by the larger of the two.
+
+The fused paths (:mod:`optarena.optim._fused`) run one compiled kernel call per 16 small tensors, or
+per tensor of 32k elements or more; layout (b) therefore measures mostly per-call overhead (Python,
+guards), not bandwidth. The machine's other load moves every figure by up to 2x between runs: compare
+rows of one run.
+
+    PYTHONPATH=src python benchmarks/elementwise_optimizers.py [--threads 2] [--repeats 5] [--numel 33554432]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+
+from optarena.optim.adabelief import AdaBelief
+from optarena.optim.lion import Lion
+
+BYTES = {"lion": 20, "adabelief": 28, "adamw": 28}
+LARGE, FALLBACK = 32 * 2**20, 8 * 2**20
+SMALL_COUNT, SMALL_NUMEL = 16_384, 256
+
+
+def _median_time(fn: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def streaming_bandwidth(numel: int, repeats: int) -> dict[str, float]:
+    a, b, c = (torch.rand(numel) for _ in range(3))
+    torch.add(a, b, out=c)
+    out = {"add(out=)": 12 * numel / _median_time(lambda: torch.add(a, b, out=c), repeats)}
+    a.add_(b)
+    out["add_ (in place)"] = 12 * numel / _median_time(lambda: a.add_(b), repeats)
+    return out
+
+
+def _optimizers() -> list[tuple[str, str, Callable[[list[torch.Tensor]], torch.optim.Optimizer] | None]]:
+    """(label, byte class, constructor or None when the package is missing)."""
+    try:
+        import lion_pytorch
+    except ImportError:
+        lion_pytorch = None
+    try:
+        import adabelief_pytorch
+    except ImportError:
+        adabelief_pytorch = None
+    lion_hp = dict(lr=1e-4, betas=(0.9, 0.99), weight_decay=0.1)
+    ab_hp = dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-16, weight_decay=1e-2)
+
+    def ab_ref(ps):
+        with contextlib.redirect_stdout(io.StringIO()):  # the package prints its flags
+            return adabelief_pytorch.AdaBelief(
+                ps, **ab_hp, weight_decouple=True, rectify=False, fixed_decay=False, print_change_log=False
+            )
+
+    return [
+        (
+            "AdamW fused (torch)",
+            "adamw",
+            lambda ps: torch.optim.AdamW(ps, lr=1e-3, weight_decay=1e-2, fused=True),
+        ),
+        ("Lion loop", "lion", lambda ps: Lion(ps, **lion_hp)),
+        ("Lion foreach", "lion", lambda ps: Lion(ps, **lion_hp, foreach=True)),
+        ("Lion fused", "lion", lambda ps: Lion(ps, **lion_hp, fused=True)),
+        (
+            "lion-pytorch 0.2.5",
+            "lion",
+            (lambda ps: lion_pytorch.Lion(ps, **lion_hp)) if lion_pytorch else None,
+        ),
+        ("AdaBelief loop", "adabelief", lambda ps: AdaBelief(ps, **ab_hp)),
+        ("AdaBelief foreach", "adabelief", lambda ps: AdaBelief(ps, **ab_hp, foreach=True)),
+        ("AdaBelief fused", "adabelief", lambda ps: AdaBelief(ps, **ab_hp, fused=True)),
+        ("adabelief-pytorch 0.2.1", "adabelief", ab_ref if adabelief_pytorch else None),
+    ]
+
+
+def bench_layout(name: str, shapes: list[int], repeats: int, stream: float) -> dict[str, float]:
+    numel = sum(shapes)
+    print(f"\n== {name}: {len(shapes)} tensor(s), {numel / 1e6:.1f}M fp32 params, median of {repeats} steps")
+    print(f"{'optimizer':<26}{'ms/step':>10}{'ns/param':>10}{'GB/s':>8}{'% stream':>10}{'first step s':>14}")
+    times: dict[str, float] = {}
+    for label, kind, make in _optimizers():
+        if make is None:
+            print(f"{label:<26}  (package not installed)")
+            continue
+        params = [torch.nn.Parameter(torch.randn(n)) for n in shapes]
+        for p in params:
+            p.grad = torch.randn(p.numel())
+        opt = make(params)
+        t0 = time.perf_counter()
+        opt.step()  # warm-up: state allocation, and compilation for the fused paths
+        first = time.perf_counter() - t0
+        dt = _median_time(opt.step, repeats)
+        times[label] = dt
+        gbs = BYTES[kind] * numel / dt / 1e9
+        print(
+            f"{label:<26}{dt * 1e3:>10.1f}{dt / numel * 1e9:>10.2f}{gbs:>8.1f}{gbs / stream:>10.0%}{first:>14.2f}"
+        )
+        del opt, params
+    print("speedups (time of the reference / time of ours):")
+    for family, ref in (("Lion", "lion-pytorch 0.2.5"), ("AdaBelief", "adabelief-pytorch 0.2.1")):
+        for impl in ("loop", "foreach", "fused"):
+            ours = times.get(f"{family} {impl}")
+            line = f"  {family} {impl:<8} vs {ref}: "
+            line += f"{times[ref] / ours:5.2f}x" if ours and ref in times else "n/a"
+            line += f"   vs AdamW fused: {times['AdamW fused (torch)'] / ours:5.2f}x" if ours else ""
+            print(line)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--numel", type=int, default=None, help="size of the single tensor (default 32M)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+
+    numel = args.numel or LARGE
+    if args.numel is None:
+        # Peak: about 8 tensors of numel fp32 (AdaBelief loop: p, g, m, s and its temporaries).
+        with contextlib.suppress(OSError, ValueError, StopIteration), open("/proc/meminfo") as f:
+            avail = next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable"))
+            if avail < 16 * 4 * LARGE:
+                numel = FALLBACK
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; large layout: {numel:,} elements")
+
+    bw = streaming_bandwidth(numel, args.repeats)
+    stream = max(bw.values()) / 1e9
+    for k, v in bw.items():
+        print(f"streaming bandwidth, {k}: {v / 1e9:.1f} GB/s")
+    print(f"'% stream' is relative to {stream:.1f} GB/s")
+
+    bench_layout("(a) one large tensor", [numel], args.repeats, stream)
+    bench_layout("(b) many small tensors", [SMALL_NUMEL] * SMALL_COUNT, max(3, args.repeats // 2), stream)
+
+
+if __name__ == "__main__":
+    main()
