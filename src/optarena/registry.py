@@ -77,6 +77,13 @@ _BUILTIN_METHODS = [
         "EXAdam: Adam with adaptive cross-moment debiasing (paper v2 / author's code)",
     ),
     Entry(
+        "soap",
+        "method",
+        "optarena.optim.soap:SOAP_SPEC",
+        "torch-optimizer",
+        "SOAP: Adam in the eigenbasis of Shampoo's preconditioner (refreshed by one QR step every f)",
+    ),
+    Entry(
         "muon",
         "method",
         "optarena.optim.muon:MUON",

@@ -92,6 +92,7 @@ from optarena.optim.adabelief import AdaBelief
 from optarena.optim.exadam import EXAdam
 from optarena.optim.lion import Lion
 from optarena.optim.muon import Muon
+from optarena.optim.soap import SOAP
 
 __all__ = [
     "OPTIMIZER_INFOS",
@@ -866,6 +867,29 @@ OPTIMIZER_INFOS: list[OptimizerInfo] = [
         # exp_avg and exp_avg_var (fp32 for 16-bit parameters) plus a float32 step counter
         state_bytes_per_param=lambda p: 2 * p.numel() * max(p.element_size(), 4) + 4,
         converges_kwargs={"lr": 3e-2, "weight_decay": 0.0},
+        converges_steps=2000,
+    ),
+    OptimizerInfo(
+        name="soap",
+        factory=SOAP,
+        # frequency 2 so the basis refresh runs within the 3+3-step round trip and the other checks
+        default_kwargs={"lr": 1e-2, "weight_decay": 1e-2, "precondition_frequency": 2},
+        bad_inputs=(
+            ({"lr": -1e-2}, r"learning rate: -0\.01"),
+            ({"betas": (0.95, 1.0)}, r"beta parameter at index 1: 1\.0"),
+            ({"eps": 0.0}, r"epsilon value: 0\.0"),
+            ({"weight_decay": -0.1}, r"weight_decay value: -0\.1"),
+            ({"precondition_frequency": 0}, r"precondition_frequency: 0"),
+            ({"shampoo_beta": 1.5}, r"shampoo_beta: 1\.5"),
+        ),
+        bf16_state_fp32=True,
+        # exp_avg + exp_avg_sq, plus an n_d x n_d statistic and basis per dimension of an N-D (N >= 2)
+        # parameter (dims <= max_precond_dim); fp32 for 16-bit params; step is a Python int
+        state_bytes_per_param=lambda p: (
+            max(p.element_size(), 4)
+            * (2 * p.numel() + (2 * sum(n * n for n in p.shape) if p.ndim >= 2 else 0))
+        ),
+        converges_kwargs={"lr": 1e-2, "betas": (0.9, 0.99), "weight_decay": 0.0},
         converges_steps=2000,
     ),
 ]
