@@ -84,6 +84,13 @@ _BUILTIN_METHODS = [
         "SOAP: Adam in the eigenbasis of Shampoo's preconditioner (refreshed by one QR step every f)",
     ),
     Entry(
+        "frugal",
+        "method",
+        "optarena.optim.frugal:FRUGAL_SPEC",
+        "torch-optimizer",
+        "FRUGAL: Adam on a low-dimensional state-full subspace + signSGD on the rest (AdamW elsewhere)",
+    ),
+    Entry(
         "muon",
         "method",
         "optarena.optim.muon:MUON",

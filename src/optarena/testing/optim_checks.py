@@ -90,6 +90,7 @@ from torch.optim import Optimizer
 
 from optarena.optim.adabelief import AdaBelief
 from optarena.optim.exadam import EXAdam
+from optarena.optim.frugal import FRUGAL, subspace_rank
 from optarena.optim.lion import Lion
 from optarena.optim.muon import Muon
 from optarena.optim.soap import SOAP
@@ -892,4 +893,40 @@ OPTIMIZER_INFOS: list[OptimizerInfo] = [
         converges_kwargs={"lr": 1e-2, "betas": (0.9, 0.99), "weight_decay": 0.0},
         converges_steps=2000,
     ),
+    OptimizerInfo(
+        name="frugal",
+        factory=FRUGAL,
+        default_kwargs={
+            "lr": 1e-2,
+            "weight_decay": 1e-2,
+            "density": 0.5,
+            "projection": "svd",
+            "update_period": 2,
+        },
+        bad_inputs=(
+            ({"lr": -1e-2}, r"learning rate: -0\.01"),
+            ({"betas": (0.9, 1.0)}, r"beta parameter at index 1: 1\.0"),
+            ({"eps": 0.0}, r"epsilon value: 0\.0"),
+            ({"weight_decay": -0.1}, r"weight_decay value: -0\.1"),
+            ({"density": 1.5}, r"density: 1\.5"),
+            ({"projection": "qr"}, r"projection: 'qr'"),
+            ({"update_period": 0}, r"update_period: 0"),
+            ({"state_free": "adam"}, r"state_free: 'adam'"),
+            ({"state_free_lr_scale": -1.0}, r"state_free_lr_scale: -1\.0"),
+        ),
+        bf16_state_fp32=True,
+        state_bytes_per_param=lambda p: _frugal_state_bytes(p, 0.5),
+        converges_kwargs={"lr": 5e-3, "weight_decay": 0.0, "density": 1.0, "betas": (0.9, 0.99)},
+        converges_steps=3000,
+    ),
 ]
+
+
+def _frugal_state_bytes(p: Tensor, density: float) -> int:
+    """FRUGAL's state for one parameter: projection (m x r) and the two moments (r x n) in the
+    subspace; the whole tensor under Adam when r = m; nothing when r = 0 (fp32 for 16-bit params)."""
+    s = 8 if p.dtype == torch.float64 else 4
+    rows, cols = (p.shape[0], math.prod(p.shape[1:])) if p.ndim >= 2 else (1, p.numel())
+    m, n = min(rows, cols), max(rows, cols)
+    r = subspace_rank(density, m)
+    return 0 if r == 0 else 2 * p.numel() * s if r == m else (m * r + 2 * r * n) * s
