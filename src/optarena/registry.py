@@ -91,6 +91,13 @@ _BUILTIN_METHODS = [
         "FRUGAL: Adam on a low-dimensional state-full subspace + signSGD on the rest (AdamW elsewhere)",
     ),
     Entry(
+        "mfac",
+        "method",
+        "optarena.optim.mfac:MFAC_SPEC",
+        "torch-optimizer",
+        "M-FAC: SGD preconditioned by the matrix-free inverse empirical Fisher of the last m gradients",
+    ),
+    Entry(
         "muon",
         "method",
         "optarena.optim.muon:MUON",
