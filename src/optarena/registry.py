@@ -84,6 +84,13 @@ _BUILTIN_METHODS = [
         "SOAP: Adam in the eigenbasis of Shampoo's preconditioner (refreshed by one QR step every f)",
     ),
     Entry(
+        "cosmos",
+        "method",
+        "optarena.optim.cosmos:COSMOS_SPEC",
+        "torch-optimizer",
+        "COSMOS: SOAP-like Adam on a rank-r gradient eigensubspace + Muon on the rest, AdamW elsewhere",
+    ),
+    Entry(
         "frugal",
         "method",
         "optarena.optim.frugal:FRUGAL_SPEC",

@@ -89,6 +89,7 @@ from torch import Tensor
 from torch.optim import Optimizer
 
 from optarena.optim.adabelief import AdaBelief
+from optarena.optim.cosmos import COSMOS, cosmos_state_bytes
 from optarena.optim.exadam import EXAdam
 from optarena.optim.frugal import FRUGAL, subspace_rank
 from optarena.optim.lion import Lion
@@ -944,6 +945,27 @@ OPTIMIZER_INFOS: list[OptimizerInfo] = [
             "gradients is not the Hessian; near the optimum F -> damp*I, so it reduces to GD with lr/damp and "
             "no tried lr/damp/momentum (18 settings) reaches 1e-2 in 2000 steps",
         },
+    ),
+    OptimizerInfo(
+        name="cosmos",
+        factory=COSMOS,
+        # rank 2 < n exercises the residual (Muon) part
+        default_kwargs={"lr": 1e-2, "weight_decay": 1e-2, "rank": 2, "lr_ratio": 1.0},
+        bad_inputs=(
+            ({"lr": -1e-2}, r"learning rate: -0\.01"),
+            ({"betas": (0.9, 1.0)}, r"beta parameter at index 1: 1\.0"),
+            ({"eps": 0.0}, r"eps: 0\.0"),
+            ({"weight_decay": -0.1}, r"weight_decay: -0\.1"),
+            ({"rank": 0}, r"rank: 0"),
+            ({"gamma": -1.0}, r"gamma: -1\.0"),
+            ({"lr_ratio": 0.0}, r"lr_ratio: 0\.0"),
+            ({"update_freq": 0}, r"update_freq: 0"),
+        ),
+        only_2d=True,
+        bf16_state_fp32=True,
+        state_bytes_per_param=lambda p: cosmos_state_bytes(p, 2),
+        converges_kwargs={"lr": 1e-3, "lr_ratio": 1.0, "betas": (0.9, 0.95), "weight_decay": 0.0},
+        converges_steps=5000,
     ),
 ]
 
