@@ -557,7 +557,7 @@ def make_adabelief(
     params: Sequence[tuple[str, Any]], hparams: Mapping[str, Any], step_hint: int
 ) -> tuple[AdaBelief, Any]:
     """AdaBelief (decoupled weight decay, no rectification, foreach path) with warmup and cosine decay."""
-    from optarena.optim.baselines import _scheduler
+    from optarena.optim.schedules import warmup_cosine_scheduler
 
     opt = AdaBelief(
         [p for _, p in params],
@@ -567,7 +567,7 @@ def make_adabelief(
         weight_decay=hparams["weight_decay"],
         foreach=True,
     )
-    return opt, _scheduler(opt, step_hint, hparams["warmup_frac"])
+    return opt, warmup_cosine_scheduler(opt, step_hint, hparams["warmup_frac"])
 
 
 # AdamW's baseline space (AdaBelief is a drop-in for Adam) with the package's eps = 1e-16 ~ (1e-8)^2.

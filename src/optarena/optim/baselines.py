@@ -23,6 +23,7 @@ from typing import Any
 from optarena.core.paper import PaperRef
 from optarena.core.searchspace import Param, SearchSpace
 from optarena.core.spec import MethodSpec
+from optarena.optim.schedules import warmup_cosine_scheduler
 
 __all__ = ["ADAMW", "NADAMW", "SGD_HEAVYBALL", "SGD_NESTEROV", "make_adam_family", "make_sgd"]
 
@@ -49,14 +50,6 @@ _SGD_SPACE = SearchSpace(
 _SGD_DEFAULTS = {"lr": 0.05, "one_minus_momentum": 0.1, "weight_decay": 1e-5, "warmup_frac": 0.05}
 
 
-def _scheduler(optimizer: Any, step_hint: int, warmup_frac: float) -> Any:
-    import torch
-
-    from optarena.optim.schedules import warmup_cosine
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(step_hint, warmup_frac))
-
-
 def make_adam_family(
     params: Sequence[tuple[str, Any]], hparams: Mapping[str, Any], step_hint: int, *, nesterov: bool
 ) -> tuple[Any, Any]:
@@ -70,7 +63,7 @@ def make_adam_family(
         opt = torch.optim.NAdam(tensors, decoupled_weight_decay=True, **common)
     else:
         opt = torch.optim.AdamW(tensors, **common)
-    return opt, _scheduler(opt, step_hint, hparams["warmup_frac"])
+    return opt, warmup_cosine_scheduler(opt, step_hint, hparams["warmup_frac"])
 
 
 def make_sgd(
@@ -86,7 +79,7 @@ def make_sgd(
         weight_decay=hparams["weight_decay"],
         nesterov=nesterov,
     )
-    return opt, _scheduler(opt, step_hint, hparams["warmup_frac"])
+    return opt, warmup_cosine_scheduler(opt, step_hint, hparams["warmup_frac"])
 
 
 def adamw(params: Sequence[tuple[str, Any]], hparams: Mapping[str, Any], step_hint: int) -> tuple[Any, Any]:

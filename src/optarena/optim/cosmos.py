@@ -25,6 +25,8 @@ from torch.optim import Optimizer
 from optarena.core.paper import PaperRef
 from optarena.core.searchspace import Param, SearchSpace
 from optarena.core.spec import MethodSpec
+from optarena.optim._state import keep_fp32_state, state_dtype
+from optarena.optim._validation import check_bool, check_int, check_nonneg, check_positive
 from optarena.optim.muon import (
     _ADAMW_DEFAULTS,
     _LABEL_KEYS,
@@ -36,12 +38,9 @@ from optarena.optim.muon import (
     _check_adamw_hparams,
     _check_matrix,
     _check_real,
-    _is_number,
-    _keep_fp32_state,
     _named,
     _scalar,
     _sparse_error,
-    _state_dtype,
     default_route,
     zeropower_via_newtonschulz,
 )
@@ -73,20 +72,11 @@ _COSMOS_DEFAULTS: dict[str, Any] = {
 
 def _check_cosmos_hparams(group: Mapping[str, Any]) -> None:
     _check_adamw_hparams(group)  # lr, betas, eps > 0, weight_decay >= 0 (same messages as AdamW)
-    rank = group["rank"]
-    if not isinstance(rank, int) or isinstance(rank, bool) or rank < 1:
-        raise ValueError(f"Invalid rank: {rank!r} (must be an int >= 1)")
-    gamma = group["gamma"]
-    if not _is_number(gamma) or not (math.isfinite(gamma) and gamma >= 0.0):
-        raise ValueError(f"Invalid gamma: {gamma!r} (must be a finite number >= 0)")
-    ratio = group["lr_ratio"]
-    if not _is_number(ratio) or not (math.isfinite(ratio) and ratio > 0.0):
-        raise ValueError(f"Invalid lr_ratio: {ratio!r} (must be a finite number > 0)")
-    freq = group["update_freq"]
-    if not isinstance(freq, int) or isinstance(freq, bool) or freq < 1:
-        raise ValueError(f"Invalid update_freq: {freq!r} (must be an int >= 1)")
-    if not isinstance(group["nesterov"], bool):
-        raise ValueError(f"Invalid nesterov: {group['nesterov']!r} (must be a bool)")
+    check_int("rank", group["rank"], 1)
+    check_nonneg("gamma", group["gamma"])
+    check_positive("lr_ratio", group["lr_ratio"])
+    check_int("update_freq", group["update_freq"], 1)
+    check_bool("nesterov", group["nesterov"])
     steps = group["ns_steps"]
     if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps < 100:
         raise ValueError(f"Invalid ns_steps: {steps!r} (must be an int in [1, 100))")
@@ -181,7 +171,7 @@ def _cosmos_group_step(state: Mapping[Tensor, dict[str, Any]], group: Mapping[st
             continue
         if p.grad.is_sparse:
             raise _sparse_error("COSMOS", p)
-        dt = _state_dtype(p)
+        dt = state_dtype(p)
         sub, res = _cosmos_parts(state[p], p.grad.to(dt), group)
         target = p if p.dtype == dt else p.to(dt)
         if wd != 0.0:
@@ -329,7 +319,7 @@ class COSMOS(Optimizer):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         super().load_state_dict(state_dict)
-        _keep_fp32_state(self, state_dict)
+        keep_fp32_state(self, state_dict)
 
     @torch.no_grad()
     def update_parts(self, p: Tensor) -> tuple[Tensor, Tensor]:
@@ -339,7 +329,7 @@ class COSMOS(Optimizer):
         if group is None or p.grad is None:
             raise ValueError("update_parts needs a parameter of this optimizer that has a gradient")
         st = copy.deepcopy(self.state[p]) if p in self.state else {}
-        return _cosmos_parts(st, p.grad.to(_state_dtype(p)), group)
+        return _cosmos_parts(st, p.grad.to(state_dtype(p)), group)
 
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
@@ -405,7 +395,7 @@ class COSMOSWithAdamW(Optimizer):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         super().load_state_dict(state_dict)
-        _keep_fp32_state(self, state_dict)
+        keep_fp32_state(self, state_dict)
 
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
@@ -446,7 +436,7 @@ def make_cosmos(
     params: Sequence[tuple[str, Any]], hparams: Mapping[str, Any], step_hint: int
 ) -> tuple[Any, Any]:
     """COSMOS on 2-D hidden weights + AdamW on the rest, one weight decay, warmup-cosine on both."""
-    from optarena.optim.schedules import warmup_cosine
+    from optarena.optim.schedules import warmup_cosine_scheduler
 
     betas = (hparams["beta1"], hparams["beta2"])
     opt = hybrid(
@@ -466,7 +456,7 @@ def make_cosmos(
             "weight_decay": hparams["weight_decay"],
         },
     )
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(step_hint, hparams["warmup_frac"]))
+    sched = warmup_cosine_scheduler(opt, step_hint, hparams["warmup_frac"])
     return opt, sched
 
 

@@ -22,49 +22,21 @@ from torch.optim import Optimizer
 from optarena.core.paper import PaperRef
 from optarena.core.searchspace import Param, SearchSpace
 from optarena.core.spec import MethodSpec
+from optarena.optim._state import keep_fp32_state, state_dtype
+from optarena.optim._validation import check_betas, check_bool, check_lr, check_nonneg, check_positive
 
 __all__ = ["EXADAM", "EXAdam", "exadam", "make_exadam"]
 
-_LOW_PRECISION = (torch.float16, torch.bfloat16)
-
-
-def _is_number(x: Any) -> bool:
-    return isinstance(x, int | float) and not isinstance(x, bool)
-
 
 def _check_hparams(group: Mapping[str, Any]) -> None:
-    lr = group["lr"]
-    if isinstance(lr, Tensor):
-        if lr.numel() != 1:
-            raise ValueError(f"Tensor lr must have one element, got shape {tuple(lr.shape)}")
-        lr_value = float(lr.item())
-    elif _is_number(lr):
-        lr_value = float(lr)
-    else:
-        raise ValueError(f"Invalid learning rate: {lr!r} (expected a float)")
-    if not (math.isfinite(lr_value) and lr_value >= 0.0):
-        raise ValueError(f"Invalid learning rate: {lr} (must be finite and >= 0)")
-    betas = group["betas"]
-    if not isinstance(betas, tuple | list) or len(betas) != 2:
-        raise ValueError(f"Invalid betas: {betas!r} (must be a pair of floats)")
-    for i, b in enumerate(betas):
-        if not _is_number(b) or not 0.0 <= b < 1.0:
-            raise ValueError(f"Invalid beta parameter at index {i}: {b!r} (must be in [0, 1))")
-    eps = group["eps"]
-    if not _is_number(eps) or not (math.isfinite(eps) and eps > 0.0):
-        raise ValueError(f"Invalid epsilon value: {eps!r} (must be a finite number > 0)")
-    wd = group["weight_decay"]
-    if not _is_number(wd) or not (math.isfinite(wd) and wd >= 0.0):
-        raise ValueError(f"Invalid weight_decay value: {wd!r} (must be a finite number >= 0)")
+    check_lr(group["lr"])
+    check_betas(group["betas"])
+    check_positive("epsilon value", group["eps"])
+    check_nonneg("weight_decay value", group["weight_decay"])
     for flag in ("maximize", "foreach", "fused", "lr_schedule_v1"):
-        if not isinstance(group[flag], bool):
-            raise ValueError(f"Invalid {flag}: {group[flag]!r} (must be a bool)")
+        check_bool(flag, group[flag])
     if group["foreach"] and group["fused"]:
         raise ValueError("foreach=True and fused=True cannot be used together; pick one")
-
-
-def _state_dtype(p: Tensor) -> torch.dtype:
-    return torch.float32 if p.dtype in _LOW_PRECISION else p.dtype
 
 
 def _coefficients(
@@ -428,14 +400,7 @@ class EXAdam(Optimizer):
         """As ``Optimizer.load_state_dict``, but 16-bit parameters get their saved fp32 state back
         (the base class would cast it to the parameter's dtype)."""
         super().load_state_dict(state_dict)
-        saved_ids = [i for g in state_dict["param_groups"] for i in g["params"]]
-        params = [p for g in self.param_groups for p in g["params"]]
-        for pid, p in zip(saved_ids, params, strict=True):
-            saved = state_dict["state"].get(pid)
-            if p.dtype in _LOW_PRECISION and saved:
-                for key in ("exp_avg", "exp_avg_sq"):
-                    if key in saved:
-                        self.state[p][key] = saved[key].to(device=p.device, dtype=torch.float32, copy=True)
+        keep_fp32_state(self, state_dict)
 
     def _init_group(
         self,
@@ -455,7 +420,7 @@ class EXAdam(Optimizer):
                 )
             state = self.state[p]
             if len(state) == 0:
-                dt = _state_dtype(p)
+                dt = state_dtype(p)
                 state["step"] = 0
                 state["exp_avg"] = torch.zeros_like(p, dtype=dt, memory_format=torch.preserve_format)
                 state["exp_avg_sq"] = torch.zeros_like(p, dtype=dt, memory_format=torch.preserve_format)
@@ -521,7 +486,7 @@ def make_exadam(
     params: Sequence[tuple[str, Any]], hparams: Mapping[str, Any], step_hint: int
 ) -> tuple[Any, Any]:
     """EXAdam (readable loop, decoupled weight decay) plus warmup-cosine, as the AdamW baseline."""
-    from optarena.optim.schedules import warmup_cosine
+    from optarena.optim.schedules import warmup_cosine_scheduler
 
     opt = EXAdam(
         [p for _, p in params],
@@ -530,7 +495,7 @@ def make_exadam(
         eps=hparams["eps"],
         weight_decay=hparams["weight_decay"],
     )
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(step_hint, hparams["warmup_frac"]))
+    sched = warmup_cosine_scheduler(opt, step_hint, hparams["warmup_frac"])
     return opt, sched
 
 

@@ -22,13 +22,22 @@ from torch.optim import Optimizer
 from optarena.core.paper import PaperRef
 from optarena.core.searchspace import Param, SearchSpace
 from optarena.core.spec import MethodSpec
+from optarena.optim._state import keep_fp32_state, state_dtype
+from optarena.optim._validation import (
+    check_betas,
+    check_bool,
+    check_int,
+    check_lr,
+    check_nonneg,
+    check_positive,
+    is_number,
+)
 
 __all__ = ["FRUGAL", "FRUGAL_SPEC", "PROJECTIONS", "make_frugal", "subspace_rank"]
 
 #: Ways of choosing the state-full subspace.
 PROJECTIONS = ("blocks", "svd", "random", "columns")
 STATE_FREE_RULES = ("sign", "sgd")
-_LOW_PRECISION = (torch.float16, torch.bfloat16)
 _LABEL_KEYS = frozenset({"params", "name", "param_names"})
 #: ``state["mode"]`` codes (ints: ``Optimizer.load_state_dict`` mangles string state values).
 FREE, FULL, PROJ = 0, 1, 2
@@ -38,61 +47,26 @@ FREE, FULL, PROJ = 0, 1, 2
 # validation and helpers
 
 
-def _is_number(x: Any) -> bool:
-    return isinstance(x, int | float) and not isinstance(x, bool)
-
-
 def _scalar(x: float | Tensor) -> float:
     return float(x.item()) if isinstance(x, Tensor) else float(x)
 
 
 def _check_hparams(group: Mapping[str, Any]) -> None:
-    lr = group["lr"]
-    if isinstance(lr, Tensor):
-        if lr.numel() != 1:
-            raise ValueError(f"Tensor lr must have one element, got shape {tuple(lr.shape)}")
-        lr_value = float(lr.item())
-    elif _is_number(lr):
-        lr_value = float(lr)
-    else:
-        raise ValueError(f"Invalid learning rate: {lr!r} (expected a float)")
-    if not (math.isfinite(lr_value) and lr_value >= 0.0):
-        raise ValueError(f"Invalid learning rate: {lr} (must be finite and >= 0)")
-    betas = group["betas"]
-    if not isinstance(betas, tuple | list) or len(betas) != 2:
-        raise ValueError(f"Invalid betas: {betas!r} (must be a pair of floats)")
-    for i, b in enumerate(betas):
-        if not _is_number(b) or not 0.0 <= b < 1.0:
-            raise ValueError(f"Invalid beta parameter at index {i}: {b!r} (must be in [0, 1))")
-    eps = group["eps"]
-    if not _is_number(eps) or not (math.isfinite(eps) and eps > 0.0):
-        raise ValueError(f"Invalid epsilon value: {eps!r} (must be a finite number > 0)")
-    wd = group["weight_decay"]
-    if not _is_number(wd) or not (math.isfinite(wd) and wd >= 0.0):
-        raise ValueError(f"Invalid weight_decay value: {wd!r} (must be a finite number >= 0)")
+    check_lr(group["lr"])
+    check_betas(group["betas"])
+    check_positive("epsilon value", group["eps"])
+    check_nonneg("weight_decay value", group["weight_decay"])
     rho = group["density"]
-    if not _is_number(rho) or not 0.0 <= rho <= 1.0:
+    if not is_number(rho) or not 0.0 <= rho <= 1.0:
         raise ValueError(f"Invalid density: {rho!r} (must be in [0, 1])")
     if group["projection"] not in PROJECTIONS:
         raise ValueError(f"Invalid projection: {group['projection']!r} (must be one of {PROJECTIONS})")
-    period = group["update_period"]
-    if not isinstance(period, int) or isinstance(period, bool) or period < 1:
-        raise ValueError(f"Invalid update_period: {period!r} (must be an int >= 1)")
+    check_int("update_period", group["update_period"], 1)
     if group["state_free"] not in STATE_FREE_RULES:
         raise ValueError(f"Invalid state_free: {group['state_free']!r} (must be one of {STATE_FREE_RULES})")
-    scale = group["state_free_lr_scale"]
-    if not _is_number(scale) or not (math.isfinite(scale) and scale >= 0.0):
-        raise ValueError(f"Invalid state_free_lr_scale: {scale!r} (must be a finite number >= 0)")
-    seed = group["seed"]
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"Invalid seed: {seed!r} (must be an int >= 0)")
-    if not isinstance(group["use_frugal"], bool):
-        raise ValueError(f"Invalid use_frugal: {group['use_frugal']!r} (must be a bool)")
-
-
-def _state_dtype(p: Tensor) -> torch.dtype:
-    """State is kept in fp32 for 16-bit parameters, otherwise in the parameter's dtype."""
-    return torch.float32 if p.dtype in _LOW_PRECISION else p.dtype
+    check_nonneg("state_free_lr_scale", group["state_free_lr_scale"])
+    check_int("seed", group["seed"], 0)
+    check_bool("use_frugal", group["use_frugal"])
 
 
 def subspace_rank(density: float, dim: int) -> int:
@@ -147,20 +121,6 @@ def _projection(kind: str, g: Tensor, r: int, gen: torch.Generator) -> Tensor:
     return torch.eye(m, dtype=g.dtype)[:, idx].contiguous()
 
 
-def _keep_fp32_state(optimizer: Optimizer, state_dict: Mapping[str, Any]) -> None:
-    """``Optimizer.load_state_dict`` casts floating state to the parameter's dtype; for 16-bit
-    parameters reload the saved fp32 tensors instead."""
-    saved_ids = [i for g in state_dict["param_groups"] for i in g["params"]]
-    params = [p for g in optimizer.param_groups for p in g["params"]]
-    for pid, p in zip(saved_ids, params, strict=True):
-        saved = state_dict["state"].get(pid)
-        if p.dtype not in _LOW_PRECISION or not saved:
-            continue
-        for key, value in saved.items():
-            if isinstance(value, Tensor) and value.is_floating_point():
-                optimizer.state[p][key] = value.to(device=p.device, dtype=torch.float32, copy=True)
-
-
 # --------------------------------------------------------------------------------------------------
 # the readable loop
 
@@ -170,7 +130,7 @@ def _choose_subspace(
 ) -> None:
     """Set ``st["mode"]`` (FREE, FULL or PROJ) for ``period``; moments are reset (and the Adam
     step restarted) whenever the state-full subspace changes."""
-    dt = _state_dtype(p)
+    dt = state_dtype(p)
     old_mode = st.get("mode")
     m, n, transposed = _frame(p)
     if not group["use_frugal"]:
@@ -219,7 +179,7 @@ def _frugal_group_step(state: Mapping[Tensor, dict[str, Any]], group: Mapping[st
         if len(st) == 0:
             st["step"] = 0
         st["step"] += 1
-        dt = _state_dtype(p)
+        dt = state_dtype(p)
         grad = p.grad.to(dt)  # may alias p.grad: read only below
         period = (st["step"] - 1) // group["update_period"]
         if st.get("period") != period:
@@ -420,7 +380,7 @@ class FRUGAL(Optimizer):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         super().load_state_dict(state_dict)
-        _keep_fp32_state(self, state_dict)
+        keep_fp32_state(self, state_dict)
 
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
@@ -445,7 +405,7 @@ def make_frugal(
     (``use_frugal=False``) on embeddings, norms, biases and the head as in the paper; one shared lr and
     weight decay, warmup-cosine schedule."""
     from optarena.optim.muon import default_route
-    from optarena.optim.schedules import warmup_cosine
+    from optarena.optim.schedules import warmup_cosine_scheduler
 
     hidden, rest = [], []
     for name, p in params:
@@ -463,7 +423,7 @@ def make_frugal(
         state_free=hparams["state_free"],
         state_free_lr_scale=hparams["state_free_lr_scale"],
     )
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(step_hint, hparams["warmup_frac"]))
+    sched = warmup_cosine_scheduler(opt, step_hint, hparams["warmup_frac"])
     return opt, sched
 
 

@@ -373,7 +373,7 @@ def make_lion(
     params: Sequence[tuple[str, Any]], hparams: Mapping[str, Any], step_hint: int
 ) -> tuple[Lion, Any]:
     """Lion (foreach path: no compile time inside a timed trial) with linear warmup and cosine decay."""
-    from optarena.optim.baselines import _scheduler
+    from optarena.optim.schedules import warmup_cosine_scheduler
 
     opt = Lion(
         [p for _, p in params],
@@ -382,7 +382,7 @@ def make_lion(
         weight_decay=hparams["weight_decay"],
         foreach=True,
     )
-    return opt, _scheduler(opt, step_hint, hparams["warmup_frac"])
+    return opt, warmup_cosine_scheduler(opt, step_hint, hparams["warmup_frac"])
 
 
 # The paper: lr 3-10x smaller and weight decay 3-10x larger than AdamW's (baselines: lr [1e-4, 3e-2],

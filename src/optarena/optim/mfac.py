@@ -400,7 +400,7 @@ def make_mfac(
 ) -> tuple[Any, Any]:
     """M-FAC with a fixed window of ``ngrads`` = 32 gradients (the CPU workloads: state 32 floats per
     parameter; the paper uses 1024) and no momentum (the official default), plus warmup-cosine."""
-    from optarena.optim.schedules import warmup_cosine
+    from optarena.optim.schedules import warmup_cosine_scheduler
 
     opt = MFAC(
         [p for _, p in params],
@@ -410,7 +410,7 @@ def make_mfac(
         ngrads=int(hparams["ngrads"]),
         damp=hparams["damp"],
     )
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(step_hint, hparams["warmup_frac"]))
+    sched = warmup_cosine_scheduler(opt, step_hint, hparams["warmup_frac"])
     return opt, sched
 
 

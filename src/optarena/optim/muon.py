@@ -24,6 +24,15 @@ from torch.optim import Optimizer
 from optarena.core.paper import PaperRef
 from optarena.core.searchspace import Param, SearchSpace
 from optarena.core.spec import MethodSpec
+from optarena.optim._state import keep_fp32_state, state_dtype
+from optarena.optim._validation import (
+    check_betas,
+    check_bool,
+    check_lr,
+    check_nonneg,
+    check_positive,
+    is_number,
+)
 
 __all__ = [
     "MUON",
@@ -41,7 +50,6 @@ NS_STEPS = 5
 NS_EPS = 1e-7
 _NS_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 _ADJUST_LR_FNS = (None, "original", "match_rms_adamw")
-_LOW_PRECISION = (torch.float16, torch.bfloat16)
 
 _MUON_DEFAULTS: dict[str, Any] = {
     "lr": 0.02,
@@ -64,53 +72,28 @@ _LABEL_KEYS = frozenset({"params", "use_muon", "name", "param_names"})
 # validation and shared helpers
 
 
-def _is_number(x: Any) -> bool:
-    return isinstance(x, int | float) and not isinstance(x, bool)
-
-
 def _scalar(x: float | Tensor) -> float:
     return float(x.item()) if isinstance(x, Tensor) else float(x)
 
 
-def _check_lr(lr: Any) -> None:
-    if isinstance(lr, Tensor):
-        if lr.numel() != 1:
-            raise ValueError(f"Tensor lr must have one element, got shape {tuple(lr.shape)}")
-        value = float(lr.item())
-    elif _is_number(lr):
-        value = float(lr)
-    else:
-        raise ValueError(f"Invalid learning rate: {lr!r} (expected a float)")
-    if not (math.isfinite(value) and value >= 0.0):
-        raise ValueError(f"Invalid learning rate: {lr} (must be finite and >= 0)")
-
-
-def _check_nonneg(name: str, value: Any) -> None:
-    if not _is_number(value) or not (math.isfinite(value) and value >= 0.0):
-        raise ValueError(f"Invalid {name}: {value!r} (must be a finite number >= 0)")
-
-
 def _check_muon_hparams(group: Mapping[str, Any]) -> None:
-    _check_lr(group["lr"])
+    check_lr(group["lr"])
     m = group["momentum"]
-    if not _is_number(m) or not 0.0 <= m < 1.0:
+    if not is_number(m) or not 0.0 <= m < 1.0:
         raise ValueError(f"Invalid momentum: {m!r} (must be in [0, 1))")
-    if not isinstance(group["nesterov"], bool):
-        raise ValueError(f"Invalid nesterov: {group['nesterov']!r} (must be a bool)")
-    _check_nonneg("weight_decay", group["weight_decay"])
+    check_bool("nesterov", group["nesterov"])
+    check_nonneg("weight_decay", group["weight_decay"])
     coef = group["ns_coefficients"]
     if (
         not isinstance(coef, tuple | list)
         or len(coef) != 3
-        or not all(_is_number(c) and math.isfinite(c) for c in coef)
+        or not all(is_number(c) and math.isfinite(c) for c in coef)
     ):
         raise ValueError(f"Invalid ns_coefficients: {coef!r} (must be three finite floats (a, b, c))")
     steps = group["ns_steps"]
     if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps < 100:
         raise ValueError(f"Invalid ns_steps: {steps!r} (must be an int in [1, 100))")
-    eps = group["eps"]
-    if not _is_number(eps) or not (math.isfinite(eps) and eps > 0.0):
-        raise ValueError(f"Invalid eps: {eps!r} (must be a finite number > 0)")
+    check_positive("eps", group["eps"])
     if group["ns_dtype"] is not None and group["ns_dtype"] not in _NS_DTYPES:
         raise ValueError(f"Invalid ns_dtype: {group['ns_dtype']!r} (must be None or one of {_NS_DTYPES})")
     if group["adjust_lr_fn"] not in _ADJUST_LR_FNS:
@@ -118,17 +101,10 @@ def _check_muon_hparams(group: Mapping[str, Any]) -> None:
 
 
 def _check_adamw_hparams(group: Mapping[str, Any]) -> None:
-    _check_lr(group["lr"])
-    betas = group["betas"]
-    if not isinstance(betas, tuple | list) or len(betas) != 2:
-        raise ValueError(f"Invalid betas: {betas!r} (must be a pair of floats)")
-    for i, b in enumerate(betas):
-        if not _is_number(b) or not 0.0 <= b < 1.0:
-            raise ValueError(f"Invalid beta parameter at index {i}: {b!r} (must be in [0, 1))")
-    eps = group["eps"]
-    if not _is_number(eps) or not (math.isfinite(eps) and eps > 0.0):
-        raise ValueError(f"Invalid eps: {eps!r} (must be a finite number > 0)")
-    _check_nonneg("weight_decay", group["weight_decay"])
+    check_lr(group["lr"])
+    check_betas(group["betas"])
+    check_positive("eps", group["eps"])
+    check_nonneg("weight_decay", group["weight_decay"])
 
 
 def _as_param_list(params: Any) -> list[Tensor]:
@@ -165,29 +141,6 @@ def _check_matrix(p: Tensor, who: str, name: str | None = None) -> None:
             f"{who} takes 2-D parameters only; got parameter{label} of shape {tuple(p.shape)} "
             "(route it to AdamW, e.g. with optarena.optim.muon.hybrid)"
         )
-
-
-def _state_dtype(p: Tensor) -> torch.dtype:
-    """State is kept in fp32 for 16-bit parameters, otherwise in the parameter's dtype."""
-    return torch.float32 if p.dtype in _LOW_PRECISION else p.dtype
-
-
-def _keep_fp32_state(optimizer: Optimizer, state_dict: Mapping[str, Any]) -> None:
-    """``Optimizer.load_state_dict`` casts every floating state tensor to its parameter's dtype; for
-    16-bit parameters reload the saved (fp32) tensors instead, so no precision is lost in a round trip."""
-    saved_ids = [i for g in state_dict["param_groups"] for i in g["params"]]
-    params = [p for g in optimizer.param_groups for p in g["params"]]
-    for pid, p in zip(saved_ids, params, strict=True):
-        saved = state_dict["state"].get(pid)
-        if p.dtype not in _LOW_PRECISION or not saved:
-            continue
-        for key, value in saved.items():
-            if isinstance(value, Tensor) and value.is_floating_point() and key != "step":
-                optimizer.state[p][key] = value.to(device=p.device, dtype=torch.float32, copy=True)
-
-
-# --------------------------------------------------------------------------------------------------
-# the functional core
 
 
 def zeropower_via_newtonschulz(
@@ -250,7 +203,7 @@ def _muon_group_step(state: Mapping[Tensor, dict[str, Any]], group: Mapping[str,
         if len(st) == 0:
             st["step"] = 0
             st["momentum_buffer"] = torch.zeros_like(
-                p, dtype=_state_dtype(p), memory_format=torch.preserve_format
+                p, dtype=state_dtype(p), memory_format=torch.preserve_format
             )
         st["step"] += 1
         buf = st["momentum_buffer"]
@@ -284,7 +237,7 @@ def _adamw_group_step(state: Mapping[Tensor, dict[str, Any]], group: Mapping[str
         st = state[p]
         if len(st) == 0:
             st["step"] = 0
-            dt = _state_dtype(p)
+            dt = state_dtype(p)
             st["exp_avg"] = torch.zeros_like(p, dtype=dt, memory_format=torch.preserve_format)
             st["exp_avg_sq"] = torch.zeros_like(p, dtype=dt, memory_format=torch.preserve_format)
         st["step"] += 1
@@ -437,7 +390,7 @@ class Muon(Optimizer):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         super().load_state_dict(state_dict)
-        _keep_fp32_state(self, state_dict)
+        keep_fp32_state(self, state_dict)
 
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
@@ -561,7 +514,7 @@ class MuonWithAdamW(Optimizer):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         super().load_state_dict(state_dict)
-        _keep_fp32_state(self, state_dict)
+        keep_fp32_state(self, state_dict)
 
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
@@ -639,7 +592,7 @@ def make_muon(
 ) -> tuple[Any, Any]:
     """Muon on 2-D hidden weights + AdamW on the rest (:func:`hybrid` with :func:`default_route`),
     one shared weight decay, warmup-cosine on both learning rates."""
-    from optarena.optim.schedules import warmup_cosine
+    from optarena.optim.schedules import warmup_cosine_scheduler
 
     opt = hybrid(
         params,
@@ -655,7 +608,7 @@ def make_muon(
             "weight_decay": hparams["weight_decay"],
         },
     )
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(step_hint, hparams["warmup_frac"]))
+    sched = warmup_cosine_scheduler(opt, step_hint, hparams["warmup_frac"])
     return opt, sched
 
 

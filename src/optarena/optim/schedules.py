@@ -1,11 +1,12 @@
-"""Learning-rate schedules shared by the training baselines."""
+"""Learning-rate schedules shared by the training baselines and the optimizers' harness factories."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
-__all__ = ["warmup_cosine"]
+__all__ = ["warmup_cosine", "warmup_cosine_scheduler"]
 
 
 def warmup_cosine(step_hint: int, warmup_frac: float, final_frac: float = 0.0) -> Callable[[int], float]:
@@ -25,3 +26,10 @@ def warmup_cosine(step_hint: int, warmup_frac: float, final_frac: float = 0.0) -
         return final_frac + (1.0 - final_frac) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
     return factor
+
+
+def warmup_cosine_scheduler(optimizer: Any, step_hint: int, warmup_frac: float) -> Any:
+    """``LambdaLR`` over ``optimizer`` with :func:`warmup_cosine` (decay to 0 at ``step_hint``)."""
+    import torch
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(step_hint, warmup_frac))

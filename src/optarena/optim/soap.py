@@ -26,63 +26,33 @@ from torch.optim import Optimizer
 from optarena.core.paper import PaperRef
 from optarena.core.searchspace import Param, SearchSpace
 from optarena.core.spec import MethodSpec
-from optarena.optim.muon import _keep_fp32_state
+from optarena.optim._state import keep_fp32_state, state_dtype
+from optarena.optim._validation import (
+    check_betas,
+    check_int,
+    check_lr,
+    check_nonneg,
+    check_positive,
+    is_number,
+)
 
 __all__ = ["SOAP", "SOAP_SPEC", "make_soap"]
-
-_LOW_PRECISION = (torch.float16, torch.bfloat16)
 
 
 # --------------------------------------------------------------------------------------------------
 # validation
 
 
-def _is_number(x: Any) -> bool:
-    return isinstance(x, int | float) and not isinstance(x, bool)
-
-
-def _is_int(x: Any) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
-
-
 def _check_hparams(group: Mapping[str, Any]) -> None:
-    lr = group["lr"]
-    if isinstance(lr, Tensor):
-        if lr.numel() != 1:
-            raise ValueError(f"Tensor lr must have one element, got shape {tuple(lr.shape)}")
-        lr_value = float(lr.item())
-    elif _is_number(lr):
-        lr_value = float(lr)
-    else:
-        raise ValueError(f"Invalid learning rate: {lr!r} (expected a float)")
-    if not (math.isfinite(lr_value) and lr_value >= 0.0):
-        raise ValueError(f"Invalid learning rate: {lr} (must be finite and >= 0)")
-    betas = group["betas"]
-    if not isinstance(betas, tuple | list) or len(betas) != 2:
-        raise ValueError(f"Invalid betas: {betas!r} (must be a pair of floats)")
-    for i, b in enumerate(betas):
-        if not _is_number(b) or not 0.0 <= b < 1.0:
-            raise ValueError(f"Invalid beta parameter at index {i}: {b!r} (must be in [0, 1))")
+    check_lr(group["lr"])
+    check_betas(group["betas"])
     sb = group["shampoo_beta"]
-    if sb is not None and (not _is_number(sb) or not 0.0 <= sb < 1.0):
+    if sb is not None and (not is_number(sb) or not 0.0 <= sb < 1.0):
         raise ValueError(f"Invalid shampoo_beta: {sb!r} (must be None or in [0, 1))")
-    eps = group["eps"]
-    if not _is_number(eps) or not (math.isfinite(eps) and eps > 0.0):
-        raise ValueError(f"Invalid epsilon value: {eps!r} (must be a finite number > 0)")
-    wd = group["weight_decay"]
-    if not _is_number(wd) or not (math.isfinite(wd) and wd >= 0.0):
-        raise ValueError(f"Invalid weight_decay value: {wd!r} (must be a finite number >= 0)")
-    f = group["precondition_frequency"]
-    if not _is_int(f) or f < 1:
-        raise ValueError(f"Invalid precondition_frequency: {f!r} (must be an int >= 1)")
-    d = group["max_precond_dim"]
-    if not _is_int(d) or d < 1:
-        raise ValueError(f"Invalid max_precond_dim: {d!r} (must be an int >= 1)")
-
-
-def _state_dtype(p: Tensor) -> torch.dtype:
-    """fp32 for 16-bit parameters, otherwise the parameter's dtype (fp32 or fp64)."""
-    return torch.float32 if p.dtype in _LOW_PRECISION else p.dtype
+    check_positive("epsilon value", group["eps"])
+    check_nonneg("weight_decay value", group["weight_decay"])
+    check_int("precondition_frequency", group["precondition_frequency"], 1)
+    check_int("max_precond_dim", group["max_precond_dim"], 1)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -161,7 +131,7 @@ def _soap_group_step(state: Mapping[Tensor, dict[str, Any]], group: Mapping[str,
                 f"SOAP does not support sparse gradients (parameter of shape {tuple(p.shape)})"
             )
         st = state[p]
-        dt = _state_dtype(p)
+        dt = state_dtype(p)
         grad = p.grad.to(dt)  # the same tensor when no cast is needed: read only below
         dims = _precond_dims(p.shape, group["max_precond_dim"])
         if len(st) == 0:
@@ -346,7 +316,7 @@ class SOAP(Optimizer):
         """As ``Optimizer.load_state_dict``, but 16-bit parameters get their saved fp32 state back
         (the base class would cast it to the parameter's dtype)."""
         super().load_state_dict(state_dict)
-        _keep_fp32_state(self, state_dict)
+        keep_fp32_state(self, state_dict)
 
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
@@ -370,7 +340,7 @@ def make_soap(
     """SOAP on every parameter (1-D ones get its Adam step, as in the paper's runs; embeddings and the
     head are preconditioned unless a dimension exceeds ``max_precond_dim``), plus warmup-cosine. This is
     simpler than a SOAP + AdamW hybrid and is what the paper and reference do."""
-    from optarena.optim.schedules import warmup_cosine
+    from optarena.optim.schedules import warmup_cosine_scheduler
 
     opt = SOAP(
         [p for _, p in params],
@@ -381,7 +351,7 @@ def make_soap(
         precondition_frequency=hparams["precondition_frequency"],
         max_precond_dim=hparams["max_precond_dim"],
     )
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(step_hint, hparams["warmup_frac"]))
+    sched = warmup_cosine_scheduler(opt, step_hint, hparams["warmup_frac"])
     return opt, sched
 
 

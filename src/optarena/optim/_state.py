@@ -1,0 +1,33 @@
+"""Optimizer-state helpers shared by the optimizers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.optim import Optimizer
+
+__all__ = ["LOW_PRECISION", "keep_fp32_state", "state_dtype"]
+
+LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+
+def state_dtype(p: Tensor) -> torch.dtype:
+    """State is kept in fp32 for 16-bit parameters, otherwise in the parameter's dtype."""
+    return torch.float32 if p.dtype in LOW_PRECISION else p.dtype
+
+
+def keep_fp32_state(optimizer: Optimizer, state_dict: Mapping[str, Any]) -> None:
+    """``Optimizer.load_state_dict`` casts every floating state tensor to its parameter's dtype; for
+    16-bit parameters reload the saved (fp32) tensors instead, so no precision is lost in a round trip."""
+    saved_ids = [i for g in state_dict["param_groups"] for i in g["params"]]
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    for pid, p in zip(saved_ids, params, strict=True):
+        saved = state_dict["state"].get(pid)
+        if p.dtype not in LOW_PRECISION or not saved:
+            continue
+        for key, value in saved.items():
+            if isinstance(value, Tensor) and value.is_floating_point() and key != "step":
+                optimizer.state[p][key] = value.to(device=p.device, dtype=torch.float32, copy=True)
