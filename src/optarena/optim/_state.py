@@ -9,14 +9,24 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-__all__ = ["LOW_PRECISION", "keep_fp32_state", "state_dtype"]
+__all__ = ["LOW_PRECISION", "as_real", "keep_fp32_state", "state_dtype"]
 
 LOW_PRECISION = (torch.float16, torch.bfloat16)
 
 
 def state_dtype(p: Tensor) -> torch.dtype:
-    """State is kept in fp32 for 16-bit parameters, otherwise in the parameter's dtype."""
-    return torch.float32 if p.dtype in LOW_PRECISION else p.dtype
+    """State is kept in fp32 for 16-bit parameters (complex64 for complex32), otherwise in the
+    parameter's dtype."""
+    if p.dtype in LOW_PRECISION:
+        return torch.float32
+    if p.dtype == torch.complex32:
+        return torch.complex64
+    return p.dtype
+
+
+def as_real(t: Tensor) -> Tensor:
+    """A complex tensor as its real view (..., 2); a real tensor as it is."""
+    return torch.view_as_real(t) if t.is_complex() else t
 
 
 def keep_fp32_state(optimizer: Optimizer, state_dict: Mapping[str, Any]) -> None:

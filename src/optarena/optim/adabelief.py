@@ -25,23 +25,9 @@ from optarena.core.paper import PaperRef
 from optarena.core.searchspace import Param, SearchSpace
 from optarena.core.spec import MethodSpec
 from optarena.optim._fused import CompiledStep
+from optarena.optim._state import as_real, state_dtype
 
 __all__ = ["ADABELIEF", "AdaBelief", "adabelief", "make_adabelief"]
-
-_LOW_PRECISION = (torch.bfloat16, torch.float16)
-
-
-def _state_dtype(p: Tensor) -> torch.dtype:
-    """fp32 state for bf16/fp16 params (complex32 -> complex64); otherwise the param's dtype."""
-    if p.dtype in _LOW_PRECISION:
-        return torch.float32
-    if p.dtype == torch.complex32:
-        return torch.complex64
-    return p.dtype
-
-
-def _real(t: Tensor) -> Tensor:
-    return torch.view_as_real(t) if t.is_complex() else t
 
 
 class AdaBelief(torch.optim.Optimizer):
@@ -186,10 +172,10 @@ class AdaBelief(torch.optim.Optimizer):
         saved = chain.from_iterable(g["params"] for g in state_dict["param_groups"])
         params = chain.from_iterable(g["params"] for g in self.param_groups)
         for pid, p in zip(saved, params, strict=True):
-            if _state_dtype(p) != p.dtype and pid in state_dict["state"]:
+            if state_dtype(p) != p.dtype and pid in state_dict["state"]:
                 for k, v in state_dict["state"][pid].items():
                     if k != "step" and isinstance(v, Tensor):
-                        self.state[p][k] = v.to(device=p.device, dtype=_state_dtype(p), copy=True)
+                        self.state[p][k] = v.to(device=p.device, dtype=state_dtype(p), copy=True)
 
     def _init_group(self, group: dict[str, Any], lists: dict[str, list[Tensor]]) -> None:
         for p in group["params"]:
@@ -200,19 +186,19 @@ class AdaBelief(torch.optim.Optimizer):
             state = self.state[p]
             if len(state) == 0:
                 state["step"] = torch.tensor(0.0, dtype=torch.float32)
-                like = dict(dtype=_state_dtype(p), memory_format=torch.preserve_format)
+                like = dict(dtype=state_dtype(p), memory_format=torch.preserve_format)
                 state["exp_avg"] = torch.zeros_like(p, **like)
                 state["exp_avg_var"] = torch.zeros_like(p, **like)
             if group["amsgrad"] and "max_exp_avg_var" not in state:
                 state["max_exp_avg_var"] = torch.zeros_like(
-                    p, dtype=_state_dtype(p), memory_format=torch.preserve_format
+                    p, dtype=state_dtype(p), memory_format=torch.preserve_format
                 )
-            lists["params"].append(_real(p))
-            lists["grads"].append(_real(p.grad))
-            lists["exp_avgs"].append(_real(state["exp_avg"]))
-            lists["exp_avg_vars"].append(_real(state["exp_avg_var"]))
+            lists["params"].append(as_real(p))
+            lists["grads"].append(as_real(p.grad))
+            lists["exp_avgs"].append(as_real(state["exp_avg"]))
+            lists["exp_avg_vars"].append(as_real(state["exp_avg_var"]))
             if group["amsgrad"]:
-                lists["max_exp_avg_vars"].append(_real(state["max_exp_avg_var"]))
+                lists["max_exp_avg_vars"].append(as_real(state["max_exp_avg_var"]))
             lists["state_steps"].append(state["step"])
 
     @torch.no_grad()
