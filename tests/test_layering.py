@@ -12,6 +12,8 @@ LAYER = {
     "optim": 2,
     "solvers": 2,
     "preference": 2,
+    "selection": 2,
+    "science": 2,
     "workloads": 3,
     "testing": 4,
     "bench": 4,

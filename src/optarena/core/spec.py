@@ -18,7 +18,12 @@ __all__ = ["FAMILIES", "MethodSpec", "load_object"]
 #:   where ``params`` is a list of ``(name, tensor)`` pairs.
 #: - "minimizer": ``factory(hparams) -> run(problem, callback, max_iter)``; ``problem`` has ``x0`` and
 #:   ``fun_grad(x) -> (f, g)``; ``callback(x, fun) -> bool`` returns True to stop.
-FAMILIES = ("torch-optimizer", "minimizer")
+#: - "constrained": ``factory(hparams) -> solve(problem, budget) -> OptimizeResult`` (optarena.solvers).
+#: - "bilevel": ``factory(hparams) -> solve(problem, budget) -> OptimizeResult`` (optarena.solvers.bilevel).
+#: - "blackbox": ``factory(hparams) -> solve(fun, bounds, budget, seed) -> OptimizeResult``.
+#: - "preference": a preference-optimization loss (optarena.preference).
+#: - "science": a method of the scientific and combinatorial family (optarena.science).
+FAMILIES = ("torch-optimizer", "minimizer", "constrained", "bilevel", "blackbox", "preference", "science")
 
 Status = Literal["experimental", "stable"]
 

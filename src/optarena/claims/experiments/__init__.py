@@ -1,0 +1,1 @@
+"""One module per claim experiment: ``measure(seed, quick, **options) -> dict[str, float]``."""
