@@ -95,6 +95,22 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-j", "--jobs", type=int, default=1)
     p.add_argument("--executor", choices=["local", "ray"], default="local")
     p.add_argument("--address")
+
+    p = sub.add_parser(
+        "verify", parents=[quiet], help="run paper claims and print verdicts (resumes from the store)"
+    )
+    p.add_argument("claims", nargs="*", help="claim ids (see --list); --all for every claim")
+    p.add_argument("--all", action="store_true", help="every shipped claim; also writes the claims page")
+    p.add_argument("--list", action="store_true", help="list the claims and their last stored verdict")
+    p.add_argument("--quick", action="store_true", help="the small version of each experiment (tests)")
+    p.add_argument("--claims-dir", help="a folder of claim files (default: the shipped claims)")
+    p.add_argument("--results", default="results", help="results root (default: results)")
+    p.add_argument("--page", help="claims page path (default: <results>/claims[-quick]/index.html)")
+    p.add_argument("--readme", help="update this README's generated 'What reproduces' table")
+    p.add_argument("--judge-only", action="store_true", help="judge what is stored; run nothing")
+    p.add_argument("-j", "--jobs", type=int, default=1)
+    p.add_argument("--executor", choices=["local", "ray"], default="local")
+    p.add_argument("--address")
     return ap
 
 
@@ -284,6 +300,12 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from optarena.claims.cli import verify
+
+    return verify(args)
+
+
 COMMANDS = {
     "list": cmd_list,
     "run": cmd_run,
@@ -292,6 +314,7 @@ COMMANDS = {
     "report": cmd_report,
     "export": cmd_export,
     "calibrate": cmd_calibrate,
+    "verify": cmd_verify,
 }
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from optarena import registry
 from optarena.bench.adapters import ADAPTERS, check_compatible
+from optarena.bench.experiment import EXPERIMENT, run_experiment
 from optarena.bench.recorder import Recorder
 from optarena.core.types import EvalPoint, TrialResult, TrialSpec, TrialStatus
 
@@ -33,7 +34,10 @@ def seed_everything(seed: int, threads: int) -> None:
 
 def run_trial(spec: TrialSpec, on_eval: Callable[[EvalPoint], None] | None = None) -> TrialResult:
     """Run ``spec`` to its budget or target. Never raises for a failing method or workload: the
-    traceback goes into a FAILED result (with the curve so far)."""
+    traceback goes into a FAILED result (with the curve so far). Experiment trials (claim
+    measurements, :mod:`optarena.bench.experiment`) run their function instead."""
+    if spec.workload == EXPERIMENT:
+        return run_experiment(spec)
     t_start = time.perf_counter()
     result = TrialResult(key=spec.key, status=TrialStatus.RUNNING)
     rec: Recorder | None = None
