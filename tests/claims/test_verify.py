@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from optarena.claims.engine import judge, load_result, run_claim, store_path
+from optarena.claims.engine import load_result, run_claim, store_path
 from optarena.claims.render import README_BEGIN, README_END, claims_page, readme_table, update_readme
 from optarena.claims.spec import ClaimError, Rule, load_claim, load_claims
 from optarena.claims.stats import Verdict, evaluate_rule, verdict, wilson

@@ -75,12 +75,16 @@ def run_experiment(spec: TrialSpec) -> TrialResult:
         fn = load_object(spec.method)
         seed_everything(spec.seed, spec.threads)
         hp = dict(spec.hparams)
-        metrics = _numbers(fn(spec.seed, bool(hp.get("quick", False)), **dict(hp.get("options", {}))), spec.method)
+        metrics = _numbers(
+            fn(spec.seed, bool(hp.get("quick", False)), **dict(hp.get("options", {}))), spec.method
+        )
         wall = time.perf_counter() - t0
         result.curve = [EvalPoint(0, wall, metrics)]
         result.status = TrialStatus.DONE
         if any(not math.isfinite(v) for v in metrics.values()):
-            result.error = "non-finite metrics: " + ", ".join(k for k, v in metrics.items() if not math.isfinite(v))
+            result.error = "non-finite metrics: " + ", ".join(
+                k for k, v in metrics.items() if not math.isfinite(v)
+            )
     except Exception:
         result.status = TrialStatus.FAILED
         result.error = traceback.format_exc()

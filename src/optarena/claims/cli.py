@@ -74,7 +74,11 @@ def verify(args: argparse.Namespace) -> int:
         print(text(r))
         print()
     if args.all or args.page:
-        page = Path(args.page) if args.page else root / ("claims-quick" if args.quick else "claims") / "index.html"
+        page = (
+            Path(args.page)
+            if args.page
+            else root / ("claims-quick" if args.quick else "claims") / "index.html"
+        )
         page.parent.mkdir(parents=True, exist_ok=True)
         page.write_text(claims_page(results), encoding="utf-8")
         print(f"claims page: {page.resolve()}")

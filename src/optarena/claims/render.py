@@ -124,7 +124,7 @@ def claims_page(results: Sequence[ClaimResult], title: str = "OptArena: paper cl
         plots = "".join(_rule_plot(r, o) for o in r.outcomes)
         sections.append(
             f'<section id="{esc(c.id)}"><h2>{esc(c.id)}: <span class="{_vclass(r.verdict)}">'
-            f"{esc(r.verdict)}</span></h2><dl>{facts}</dl><div class=\"plots\">{plots}</div></section>"
+            f'{esc(r.verdict)}</span></h2><dl>{facts}</dl><div class="plots">{plots}</div></section>'
         )
     mode = " (quick runs)" if results and all(r.quick for r in results) else ""
     stamp = f"{time.strftime('%Y-%m-%d')}, {platform.node() or 'unknown host'}, {platform.processor() or platform.machine()}"

@@ -69,7 +69,18 @@ class ClaimSpec:
         return self.quick if quick else self.full
 
 
-_REQUIRED = ("id", "family", "paper", "sentence", "setting", "baseline", "tuning", "experiment", "seeds", "rules")
+_REQUIRED = (
+    "id",
+    "family",
+    "paper",
+    "sentence",
+    "setting",
+    "baseline",
+    "tuning",
+    "experiment",
+    "seeds",
+    "rules",
+)
 _KNOWN = set(_REQUIRED) | {"options", "quick", "timeout", "notes", "version", "threads"}
 
 
