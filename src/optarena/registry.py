@@ -98,6 +98,14 @@ _BUILTIN_METHODS = [
         "FRUGAL: Adam on a low-dimensional state-full subspace + signSGD on the rest (AdamW elsewhere)",
     ),
     Entry(
+        "hesso",
+        "method",
+        "optarena.optim.hesso:HESSO_SPEC",
+        "torch-optimizer",
+        "HESSO: SGD-momentum plus progressive shrinking of 50% of the channel groups to exact zero "
+        "(chains of Linear/Conv2d layers)",
+    ),
+    Entry(
         "mfac",
         "method",
         "optarena.optim.mfac:MFAC_SPEC",

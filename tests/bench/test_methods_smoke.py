@@ -8,8 +8,10 @@ from optarena.bench.trial import run_trial
 from optarena.core.types import Budget, TrialSpec, TrialStatus
 from optarena.registry import list_methods, resolve_method
 
-# one workload per family, with parameters of every kind (matrices, vectors, embeddings)
+# one workload per family, with parameters of every kind (matrices, vectors, embeddings); methods that
+# need a plain chain of Linear/Conv layers (capability "needs-layer-chain") get an MLP
 WORKLOAD = {"torch-optimizer": "charlm", "minimizer": "logreg"}
+LAYER_CHAIN_WORKLOAD = "digits-mlp"
 METHODS = [e.name for e in list_methods() if e.source == "builtin"]
 
 
@@ -17,9 +19,8 @@ METHODS = [e.name for e in list_methods() if e.source == "builtin"]
 def test_method_runs_on_the_harness(method):
     spec = resolve_method(method)
     for hparams in (dict(spec.defaults), spec.search_space.sample(0)):
-        trial = TrialSpec(
-            WORKLOAD[spec.family], "1", method, spec.version, hparams, seed=0, budget=Budget(60.0, 15)
-        )
+        workload = LAYER_CHAIN_WORKLOAD if "needs-layer-chain" in spec.capabilities else WORKLOAD[spec.family]
+        trial = TrialSpec(workload, "1", method, spec.version, hparams, seed=0, budget=Budget(60.0, 15))
         result = run_trial(trial)
         assert result.status == TrialStatus.DONE, result.error
         assert result.steps == 15 and result.curve[-1].step == 15

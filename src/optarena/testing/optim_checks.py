@@ -92,6 +92,7 @@ from optarena.optim.adabelief import AdaBelief
 from optarena.optim.cosmos import COSMOS, cosmos_state_bytes
 from optarena.optim.exadam import EXAdam
 from optarena.optim.frugal import FRUGAL, subspace_rank
+from optarena.optim.hesso import HESSO
 from optarena.optim.lion import Lion
 from optarena.optim.mfac import MFAC
 from optarena.optim.muon import Muon
@@ -757,6 +758,28 @@ _ADAM_BAD_INPUTS = (
     ({"weight_decay": -0.1}, r"weight_decay value: -0\.1"),
 )
 
+_HESSO_BAD_INPUTS = (
+    ({"lr": -1e-2}, r"learning rate: -0\.01"),
+    ({"momentum": 1.0}, r"momentum: 1\.0"),
+    ({"weight_decay": -0.1}, r"weight_decay: -0\.1"),
+    ({"betas": (0.9, 1.5)}, r"beta parameter at index 1: 1\.5"),
+    ({"eps": 0.0}, r"eps: 0\.0"),
+    ({"variant": "rmsprop"}, r"variant: 'rmsprop'"),
+    ({"target_group_sparsity": 1.0}, r"target_group_sparsity: 1\.0"),
+    ({"pruning_periods": 0}, r"pruning_periods: 0"),
+    ({"start_step": -3}, r"start_step: -3"),
+)
+
+
+def _hesso_with_row_groups(params: Any, **kwargs: Any) -> Optimizer:
+    """HESSO whose groups are the rows (dim 0) of every parameter (the entries of a 1-D one), so a
+    complex parameter and its ``view_as_real`` have the same groups."""
+    params = list(params)
+    tensors = [p for item in params for p in (item["params"] if isinstance(item, dict) else [item])]
+    rows = [[(p, torch.tensor([r]), 0)] for p in tensors if p.ndim >= 1 for r in range(p.shape[0])]
+    return HESSO(params, groups=rows, **kwargs)
+
+
 OPTIMIZER_INFOS: list[OptimizerInfo] = [
     OptimizerInfo(
         name="adamw",
@@ -966,6 +989,69 @@ OPTIMIZER_INFOS: list[OptimizerInfo] = [
         state_bytes_per_param=lambda p: cosmos_state_bytes(p, 2),
         converges_kwargs={"lr": 1e-3, "lr_ratio": 1.0, "betas": (0.9, 0.95), "weight_decay": 0.0},
         converges_steps=5000,
+    ),
+    OptimizerInfo(
+        name="hesso",
+        factory=HESSO,
+        # no groups: the base step (SGD with momentum) under every generic check; the pruning schedule
+        # runs in the hesso_pruning record below
+        default_kwargs={"lr": 1e-2, "variant": "sgd", "momentum": 0.9, "weight_decay": 1e-2},
+        bad_inputs=_HESSO_BAD_INPUTS,
+        supports_complex=True,
+        bf16_state_fp32=True,
+        # the momentum buffer (fp32 for 16-bit parameters) plus a float32 step counter
+        state_bytes_per_param=lambda p: p.numel() * max(p.element_size(), 4) + 4,
+        converges_kwargs={"lr": 1.5e-3, "momentum": 0.9, "weight_decay": 0.0},
+        converges_steps=2000,
+    ),
+    OptimizerInfo(
+        name="hesso_adamw",
+        factory=HESSO,
+        default_kwargs={"lr": 1e-2, "variant": "adamw", "weight_decay": 1e-2},
+        bad_inputs=_HESSO_BAD_INPUTS,
+        supports_complex=True,
+        bf16_state_fp32=True,
+        # exp_avg and exp_avg_sq (fp32 for 16-bit parameters) plus a float32 step counter
+        state_bytes_per_param=lambda p: 2 * p.numel() * max(p.element_size(), 4) + 4,
+        converges_kwargs={"lr": 2e-2, "betas": (0.9, 0.99), "weight_decay": 0.0},
+        converges_steps=1000,
+    ),
+    OptimizerInfo(
+        name="hesso_pruning",
+        factory=_hesso_with_row_groups,
+        # every row of every parameter is a group; pruning starts after step 1 in two periods of two
+        # steps, so the 3- to 10-step checks run through scoring, shrinking, zeroing and pinning
+        default_kwargs={
+            "lr": 1e-2,
+            "variant": "sgd",
+            "momentum": 0.9,
+            "weight_decay": 1e-2,
+            "target_group_sparsity": 0.5,
+            "start_step": 1,
+            "pruning_steps": 4,
+            "pruning_periods": 2,
+        },
+        bad_inputs=_HESSO_BAD_INPUTS,
+        supports_complex=True,
+        bf16_state_fp32=True,
+        state_bytes_per_param=lambda p: p.numel() * max(p.element_size(), 4) + 4,
+        converges_kwargs={"lr": 1.5e-3, "momentum": 0.9, "weight_decay": 0.0},
+        converges_steps=2000,
+        known_failures={
+            "param_groups": "saliency is ranked over all groups of all param groups at once (as the "
+            "reference), so two param groups do not prune like two separate optimizers, and a group "
+            "with lr=0 is still pruned",
+            "lr_zero": "pruning is a schedule, not a gradient step: redundant groups shrink to zero "
+            "whatever the lr",
+            "grad_none_untouched": "pruning acts on groups, not gradients: a redundant group is shrunk and "
+            "pinned at zero also in a parameter whose grad is None (the reference pins those too)",
+            "late_start": "the pruning schedule counts optimizer steps, not per-parameter steps, and "
+            "ranks a parameter's groups against the others'",
+            "converges_quadratic": "by design half the groups (coordinates here) end exactly zero, and "
+            "the optimum (1, ..., 1) has no zero coordinate",
+            "converges_rosenbrock": "by design one of the two groups (coordinates) ends exactly zero, and "
+            "the optimum (1, 1) has no zero coordinate",
+        },
     ),
 ]
 
