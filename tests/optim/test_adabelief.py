@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import copy
-import warnings
 
 import pytest
 import torch
 
-from optarena.optim import _fused
-from optarena.optim.adabelief import _ADABELIEF_STEP, ADABELIEF, AdaBelief, make_adabelief
+from optarena.optim.adabelief import ADABELIEF, AdaBelief, make_adabelief
 
 SHAPES = [(7,), (5, 3), (3, 5), (2, 3, 4, 4)]
 
@@ -95,8 +93,6 @@ def test_epsilon_accumulates_in_state():
 # --- fast paths == loop --------------------------------------------------------------------------
 
 MIXED = [(7,), (5, 3), (0,), (1,), (2, 3, 4, 4)]
-# More tensors than a compiled chunk holds (the last chunk padded), and one of BIG elements (a call alone).
-FUSED = [*MIXED, *[(3, 4)] * (_fused.CHUNK + 2), (2, _fused.BIG // 2)]
 
 
 def _mixed_params():
@@ -121,68 +117,7 @@ def test_foreach_equals_loop_bitwise(flags):
     assert opt_a.state[a[4]]["step"].item() == 7 and opt_a.state[a[0]]["step"].item() == 9
 
 
-def test_fused_equals_loop():
-    """The one test that compiles (fp64, decoupled, no amsgrad): params and every state tensor to 1e-12;
-    rectify=True reuses the same kernel (its mode is a scalar input)."""
-    for flags in (dict(weight_decay=0.1), dict(weight_decay=0.1, rectify=True)):
-        a, b = _params(FUSED), _params(FUSED)
-        opt_a = AdaBelief(a, lr=1e-2, **flags)
-        opt_b = AdaBelief(b, lr=1e-2, fused=True, **flags)
-        skip = {(2, 1)}
-        _run(opt_a, a, 8, skip=skip)
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", RuntimeWarning)  # a failed compile would warn and fall back
-            _run(opt_b, b, 8, skip=skip)
-        _assert_same(a, b, opt_a, opt_b, tol=1e-12)
-        versions = [p._version for p in b]
-        opt_b.step()  # in-place writes through the kernel's aliases still bump the version counter
-        assert all(p._version > v for p, v in zip(b, versions, strict=True) if p.grad is not None)
-    if not _fused.compile_disabled():  # the compiled kernel ran (it did not fall back to the loop)
-        assert any(key[0].type == "cpu" for key in _ADABELIEF_STEP._ready)
-
-
-def _close_by_dtype(a, b, opt_a, opt_b):
-    """fp64 to 1e-12; fp32 and bf16 to their default tolerances (operation order differs by an ulp)."""
-    for x, y in zip(a, b, strict=True):
-        tol = {"rtol": 1e-12, "atol": 1e-12} if x.dtype == torch.float64 else {}
-        torch.testing.assert_close(x, y, **tol)
-        for k in opt_a.state[x]:
-            torch.testing.assert_close(opt_a.state[x][k], opt_b.state[y][k], **tol)
-
-
-@pytest.mark.parametrize(
-    "flags",
-    [*FLAGS, dict(amsgrad=True, rectify=True, weight_decay=0.1), dict(maximize=True)],
-    ids=["decoupled", "l2", "eps1e-8", "amsgrad", "rectify", "amsgrad-rectify", "maximize"],
-)
-def test_fused_driver_and_kernel_eagerly(flags, monkeypatch):
-    """The fused path's chunking, padding, aliasing, per-tensor steps and kernel math for every flag,
-    run without compiling (``torch.compile`` patched to return the kernel itself)."""
-    from optarena.optim import adabelief as ab_module
-
-    monkeypatch.delenv(_fused.NO_COMPILE_ENV, raising=False)
-    monkeypatch.setattr(torch, "compile", lambda fn, **kwargs: fn)
-    monkeypatch.setattr(ab_module, "_ADABELIEF_STEP", _fused.CompiledStep(ab_module._adabelief_kernel))
-    a, b = (
-        _params(FUSED) + _params([(6, 2)], torch.float32, 5) + _params([(9,)], torch.bfloat16, 6)
-        for _ in "ab"
-    )
-    opt_a, opt_b = AdaBelief(a, lr=1e-2, **flags), AdaBelief(b, lr=1e-2, fused=True, **flags)
-    skip = {(2, 1), (3, 7), (4, 7)}  # param 7 lags two steps: two rows of numbers in one chunk
-    _run(opt_a, a, 9, skip=skip)
-    _run(opt_b, b, 9, skip=skip)
-    _close_by_dtype(a, b, opt_a, opt_b)
-    assert len(ab_module._ADABELIEF_STEP._ready) == 3  # fp64, fp32, bf16 keys all went through the kernel
-
-
-@pytest.mark.parametrize("flags", FLAGS[1:4], ids=["l2", "eps1e-8", "amsgrad"])
-def test_fused_without_compile_is_the_loop(flags, monkeypatch):
-    monkeypatch.setenv(_fused.NO_COMPILE_ENV, "1")
-    (a, b) = _mixed_params()
-    opt_a, opt_b = AdaBelief(a, **flags), AdaBelief(b, fused=True, **flags)
-    _run(opt_a, a, 5)
-    _run(opt_b, b, 5)
-    _assert_same(a, b, opt_a, opt_b, tol=0.0)
+# The fused path's tests (equality with the loop for every flag and dtype) are in test_fused.py.
 
 
 # --- torch.optim contract ------------------------------------------------------------------------
@@ -325,7 +260,7 @@ def test_state_bytes_formula():
 def test_method_spec_and_factory():
     spec = ADABELIEF
     assert spec.name == "adabelief" and spec.family == "torch-optimizer" and spec.status == "experimental"
-    assert {"foreach", "fused-compile"} <= spec.capabilities
+    assert {"foreach", "fused"} <= spec.capabilities
     assert spec.paper is not None and spec.paper.arxiv == "2010.07468"
     hp = spec.resolve_hparams(dict(spec.defaults))  # the defaults lie in the search space
     assert hp["eps"] == 1e-16 and hp["beta2"] == 0.999

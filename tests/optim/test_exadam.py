@@ -122,22 +122,7 @@ def test_foreach_is_bit_identical_to_loop():
             assert torch.equal(value, other) if isinstance(value, torch.Tensor) else value == other
 
 
-def test_fused_compiled_equals_loop_fp64():
-    loop_p, fu_p = _parity_params(False), _parity_params(False)
-    loop = EXAdam(loop_p, lr=1e-2, weight_decay=0.02, maximize=True)
-    fused = EXAdam(fu_p, lr=1e-2, weight_decay=0.02, maximize=True, fused=True)
-    for opt, ps in ((loop, loop_p), (fused, fu_p)):
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 / (1 + s))  # lr changes every step
-        g = torch.Generator().manual_seed(1)
-        for _ in range(7):
-            for p in ps:
-                p.grad = torch.randn(p.shape, generator=g, dtype=torch.float64) + 0.1 * p.detach()
-            opt.step()
-            sched.step()
-    for p, q in zip(loop_p, fu_p, strict=True):
-        torch.testing.assert_close(q, p, rtol=1e-12, atol=1e-14)
-        for key in ("exp_avg", "exp_avg_sq"):
-            torch.testing.assert_close(fused.state[q][key], loop.state[p][key], rtol=1e-12, atol=1e-14)
+# The fused path's tests (equality with the loop for every flag and dtype) are in test_fused.py.
 
 
 # ------------------------------------------------------------------------------------------------

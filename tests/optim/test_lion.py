@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import copy
-import warnings
 
 import pytest
 import torch
 
-from optarena.optim import _fused
-from optarena.optim.lion import _LION_STEP, LION, Lion, make_lion
+from optarena.optim.lion import LION, Lion, make_lion
 
 SHAPES = [(7,), (5, 3), (3, 5), (2, 3, 4, 4)]
 
@@ -84,8 +82,6 @@ def test_update_magnitude_is_zero_or_lr():
 # --- fast paths == loop --------------------------------------------------------------------------
 
 MIXED = [(7,), (5, 3), (0,), (1,), (2, 3, 4, 4)]
-# More tensors than a compiled chunk holds (the last chunk padded), and one of BIG elements (a call alone).
-FUSED = [*MIXED, *[(3, 4)] * (_fused.CHUNK + 2), (2, _fused.BIG // 2)]
 
 
 def _mixed_params():
@@ -109,81 +105,7 @@ def test_foreach_equals_loop_bitwise():
     assert opt_a.state[a[1]]["step"].item() == 8 and opt_a.state[a[0]]["step"].item() == 9
 
 
-def test_fused_equals_loop():
-    """The one test that compiles (fp64 kernel): params and every state tensor to 1e-12."""
-    a, b = _params(FUSED), _params(FUSED)
-    opt_a = Lion(a, lr=1e-2, weight_decay=0.1)
-    opt_b = Lion(b, lr=1e-2, weight_decay=0.1, fused=True)
-    skip = {(2, 1)}
-    _run(opt_a, a, 8, skip=skip)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", RuntimeWarning)  # a failed compile would warn and fall back
-        _run(opt_b, b, 8, skip=skip)
-    _assert_same(a, b, opt_a, opt_b, tol=1e-12)
-    versions = [p._version for p in b]
-    opt_b.step()  # in-place writes through the kernel's aliases still bump the version counter
-    assert all(p._version > v for p, v in zip(b, versions, strict=True) if p.grad is not None)
-    if not _fused.compile_disabled():  # the compiled kernel ran (it did not fall back to the loop)
-        assert any(key[0].type == "cpu" for key in _LION_STEP._ready)
-
-
-def test_fused_without_compile_is_the_loop(monkeypatch):
-    monkeypatch.setenv(_fused.NO_COMPILE_ENV, "1")
-    (a, b) = _mixed_params()
-    opt_a, opt_b = Lion(a, weight_decay=0.5), Lion(b, weight_decay=0.5, fused=True)
-    _run(opt_a, a, 5)
-    _run(opt_b, b, 5)
-    _assert_same(a, b, opt_a, opt_b, tol=0.0)
-
-
-def _close_by_dtype(a, b, opt_a, opt_b):
-    """fp64 to 1e-12; fp32 and bf16 to their default tolerances (operation order differs by an ulp)."""
-    for x, y in zip(a, b, strict=True):
-        tol = {"rtol": 1e-12, "atol": 1e-12} if x.dtype == torch.float64 else {}
-        torch.testing.assert_close(x, y, **tol)
-        for k in opt_a.state[x]:
-            torch.testing.assert_close(opt_a.state[x][k], opt_b.state[y][k], **tol)
-
-
-@pytest.mark.parametrize("flags", [{"weight_decay": 0.1}, {"maximize": True}])
-def test_fused_driver_and_kernel_eagerly(flags, monkeypatch):
-    """The fused path's chunking, padding, aliasing and kernel math for every flag, run without
-    compiling (``torch.compile`` patched to return the kernel itself)."""
-    from optarena.optim import lion as lion_module
-
-    monkeypatch.delenv(_fused.NO_COMPILE_ENV, raising=False)
-    monkeypatch.setattr(torch, "compile", lambda fn, **kwargs: fn)
-    monkeypatch.setattr(lion_module, "_LION_STEP", _fused.CompiledStep(lion_module._lion_kernel))
-    a, b = (
-        _params(FUSED) + _params([(6, 2)], torch.float32, 5) + _params([(9,)], torch.bfloat16, 6)
-        for _ in "ab"
-    )
-    opt_a, opt_b = Lion(a, lr=1e-2, **flags), Lion(b, lr=1e-2, fused=True, **flags)
-    _run(opt_a, a, 6, skip={(2, 1)})
-    _run(opt_b, b, 6, skip={(2, 1)})
-    _close_by_dtype(a, b, opt_a, opt_b)
-    assert len(lion_module._LION_STEP._ready) == 3  # fp64, fp32, bf16 keys all went through the kernel
-
-
-def test_compiled_step_falls_back_when_compile_fails(monkeypatch):
-    def broken(*args, **kwargs):
-        raise RuntimeError("no compiler here")
-
-    monkeypatch.delenv(_fused.NO_COMPILE_ENV, raising=False)
-    monkeypatch.setattr(torch, "compile", broken)
-
-    def kernel(sc, xs):
-        for i, x in enumerate(xs):
-            x.copy_(x * sc[i][0])
-
-    step = _fused.CompiledStep(kernel, chunk=2)
-    xs = [torch.ones(4), torch.ones(1), torch.ones(3)]
-    with pytest.warns(RuntimeWarning, match="falls back"):
-        assert sorted(step(lambda i: (2.0,), [xs])) == [0, 1, 2]  # 1: too small for the kernel
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert sorted(step(lambda i: (2.0,), [xs])) == [0, 1, 2]  # the failed key is not retried
-    assert all(torch.equal(x, torch.ones_like(x)) for x in xs)
+# The fused path's tests (equality with the loop for every flag and dtype) are in test_fused.py.
 
 
 # --- torch.optim contract ------------------------------------------------------------------------
@@ -324,7 +246,7 @@ def test_state_bytes_formula():
 
 def test_method_spec_and_factory():
     assert LION.name == "lion" and LION.family == "torch-optimizer" and LION.status == "experimental"
-    assert {"foreach", "fused-compile"} <= LION.capabilities
+    assert {"foreach", "fused"} <= LION.capabilities
     assert LION.paper is not None and LION.paper.arxiv == "2302.06675"
     hp = LION.resolve_hparams(dict(LION.defaults))  # the defaults lie in the search space
     assert hp["lr"] == 1e-4 and hp["beta2"] == 0.99

@@ -3,10 +3,11 @@
 The optimizer follows torch.optim: :class:`AdaBelief` validates its hyperparameters, keeps per-parameter
 state (``exp_avg``, ``exp_avg_var``, ``step``, and ``max_exp_avg_var`` with ``amsgrad``), and its
 ``step()`` calls the functional core :func:`adabelief`, which dispatches to a readable single-tensor loop
-(the default), a ``torch._foreach_*`` path or a fused ``torch.compile`` path. The loop and the foreach
+(the default), a ``torch._foreach_*`` path or a fused C++ path (:mod:`optarena.optim._fused`; with
+``fused=True``, ``step()`` hands whole parameter groups to it). The loop and the foreach
 path run the official code's ops in its order (bit-identical to ``adabelief-pytorch`` 0.2.1 with the same
-flags, and to each other); the fused path computes the same expressions in one pass (the compiler may
-round an operation differently, by an ulp; the tests hold it to 1e-12 of the loop in float64).
+flags, and to each other); the fused path computes the same expressions in one pass (an operation may
+round differently, by an ulp; the tests hold it to 1e-12 of the loop in float64).
 
 :data:`ADABELIEF` is the registry entry (factory :func:`make_adabelief`, with warmup-cosine).
 """
@@ -24,7 +25,7 @@ from torch import Tensor
 from optarena.core.paper import PaperRef
 from optarena.core.searchspace import Param, SearchSpace
 from optarena.core.spec import MethodSpec
-from optarena.optim._fused import CompiledStep
+from optarena.optim import _fused
 from optarena.optim._state import as_real, state_dtype
 
 __all__ = ["ADABELIEF", "AdaBelief", "adabelief", "make_adabelief"]
@@ -88,11 +89,13 @@ class AdaBelief(torch.optim.Optimizer):
         rectify: RAdam-style rectification (default: False; the paper never used it).
         maximize: maximize the objective instead of minimizing it (default: False).
         foreach: use the ``torch._foreach_*`` implementation (default: False, the readable loop).
-        fused: use the ``torch.compile`` implementation (default: False): one pass over memory per
-            tensor, 16 small tensors per compiled call. The first step compiles (10-25 s on a small CPU);
-            ``OPTARENA_NO_COMPILE=1``, a failed compile, tensors of fewer than two elements and
-            non-contiguous tensors take the loop instead (see :mod:`optarena.optim._fused`).
-            ``foreach`` and ``fused`` are exclusive.
+        fused: use the fused CPU implementation (default: False): one C++ call per parameter group
+            (:mod:`optarena.optim._fused`) that finds each parameter's gradient and state itself and
+            updates it in one pass over memory, OpenMP over blocks. The extension is built at first use
+            (10-20 s, then cached by torch); ``OPTARENA_NO_COMPILE=1`` or a failed build make it the
+            loop, as are tensors the kernels do not take (not on CPU, tensor subclasses, a gradient with
+            other strides than its parameter); on GPUs use ``foreach``. ``foreach`` and ``fused`` are
+            exclusive.
 
     State (per parameter, created at its first step): ``exp_avg`` (:math:`m`), ``exp_avg_var``
     (:math:`s`) and, with ``amsgrad``, ``max_exp_avg_var``, each of the parameter's shape in float32 for
@@ -177,8 +180,10 @@ class AdaBelief(torch.optim.Optimizer):
                     if k != "step" and isinstance(v, Tensor):
                         self.state[p][k] = v.to(device=p.device, dtype=state_dtype(p), copy=True)
 
-    def _init_group(self, group: dict[str, Any], lists: dict[str, list[Tensor]]) -> None:
-        for p in group["params"]:
+    def _init_group(
+        self, group: dict[str, Any], todo: Iterable[Tensor], lists: dict[str, list[Tensor]]
+    ) -> None:
+        for p in todo:
             if p.grad is None:
                 continue
             if p.grad.is_sparse:
@@ -210,8 +215,12 @@ class AdaBelief(torch.optim.Optimizer):
                 loss = closure()
         names = ("params", "grads", "exp_avgs", "exp_avg_vars", "max_exp_avg_vars", "state_steps")
         for group in self.param_groups:
+            todo = group["params"]
+            if group["fused"]:  # the parameters with state, in one C++ call; the rest below
+                keys = ("exp_avg", "exp_avg_var", "max_exp_avg_var")[: 3 if group["amsgrad"] else 2]
+                todo = _fused.step_state(_hyper(group), todo, self.state, keys)
             lists: dict[str, list[Tensor]] = {name: [] for name in names}
-            self._init_group(group, lists)
+            self._init_group(group, todo, lists)
             beta1, beta2 = group["betas"]
             adabelief(
                 **lists,
@@ -441,52 +450,15 @@ def _multi_tensor_adabelief(
         torch._foreach_copy_([p for p, _ in low], [t for _, t in low])
 
 
-def _adabelief_kernel(
-    sc: Tensor,
-    ps: list[Tensor],
-    gs: list[Tensor],
-    ms: list[Tensor],
-    ss: list[Tensor],
-    s_maxs: list[Tensor] | None = None,
-    *,
-    decoupled: bool,
-    amsgrad: bool,
-    denom_from_max: bool,
-    maximize: bool,
-) -> None:
-    """The whole update of a chunk of flat tensors, for :class:`CompiledStep`.
-
-    Row ``sc[i]`` = (1 - lr*wd, wd, beta1, 1 - beta1, beta2, 1 - beta2, eps, sqrt_bc2, -step_size,
-    adaptive), float64; ``adaptive`` is 1.0, or 0.0 for rectify's SGD-momentum steps.
-    """
-    for i, (p, g, m, s) in enumerate(zip(ps, gs, ms, ss, strict=True)):
-        decay, wd, b1, omb1, b2, omb2, eps, sqrt_bc2, neg_step, adaptive = sc[i].unbind()
-        theta = p.to(m.dtype)
-        grad = g.to(m.dtype)
-        if maximize:
-            grad = -grad
-        if decoupled:
-            theta = theta * decay
-        else:
-            grad = grad + wd * theta
-        m_new = m * b1 + grad * omb1
-        residual = grad - m_new
-        s_new = s * b2 + residual * residual * omb2 + eps
-        base = s_new
-        if amsgrad:
-            s_max = s_maxs[i]  # type: ignore[index]
-            s_max_new = torch.maximum(s_max, s_new)
-            s_max.copy_(s_max_new)
-            if denom_from_max:
-                base = s_max_new
-        denom = torch.sqrt(base) / sqrt_bc2 + eps
-        update = torch.where(adaptive > 0, m_new / denom, m_new)
-        p.copy_(theta + neg_step * update)
-        m.copy_(m_new)
-        s.copy_(s_new)
-
-
-_ADABELIEF_STEP = CompiledStep(_adabelief_kernel)
+def _hyper(group: Mapping[str, Any]) -> _fused.Hyper:
+    beta1, beta2 = group["betas"]
+    flags = (
+        (_fused.MAXIMIZE if group["maximize"] else 0)
+        | (_fused.DECOUPLED if group["decoupled_weight_decay"] else 0)
+        | (_fused.AMSGRAD if group["amsgrad"] else 0)
+        | (_fused.RECTIFY if group["rectify"] else 0)
+    )
+    return (_fused.ADABELIEF, flags, group["lr"], beta1, beta2, group["eps"], group["weight_decay"])
 
 
 def _fused_adabelief(
@@ -498,42 +470,13 @@ def _fused_adabelief(
     state_steps: list[Tensor],
     **hp: Any,
 ) -> None:
-    """The compiled kernel over all tensors; those it leaves out go through the loop's update."""
-    if not params:
-        return
-    torch._foreach_add_(state_steps, 1.0)
-    lr, wd, eps = hp["lr"], hp["weight_decay"], hp["eps"]
-    beta1, beta2 = hp["beta1"], hp["beta2"]
-    steps = [t.item() for t in state_steps]
-    by_step: dict[float, tuple[float, ...]] = {}  # steps usually agree across tensors
-    for step in set(steps):
-        size, sqrt_bc2, adaptive = _step_sizes(step, lr, beta1, beta2, hp["rectify"])
-        by_step[step] = (
-            1.0 - lr * wd,
-            wd,
-            beta1,
-            1 - beta1,
-            beta2,
-            1 - beta2,
-            eps,
-            sqrt_bc2,
-            -size,
-            adaptive,
-        )
+    """The C++ kernel over all tensors it takes (see :mod:`optarena.optim._fused`); the loop for the rest."""
+    group = {"betas": (hp["beta1"], hp["beta2"]), **hp}
     lists = [params, grads, exp_avgs, exp_avg_vars]
-    if hp["amsgrad"]:
-        lists.append(max_exp_avg_vars)  # type: ignore[arg-type]
-    left = _ADABELIEF_STEP(
-        lambda i: by_step[steps[i]],
-        lists,
-        decoupled=hp["decoupled_weight_decay"],
-        amsgrad=hp["amsgrad"],
-        denom_from_max=hp["amsgrad"] and not hp["rectify"],
-        maximize=hp["maximize"],
-    )
-    for i in left:
-        p, g, m, s, s_max = params[i], grads[i], exp_avgs[i], exp_avg_vars[i], max_exp_avg_vars[i]
-        _adabelief_update(p, g, m, s, s_max, steps[i], **hp)
+    left = _fused.step_lists(_hyper(group), lists + [max_exp_avg_vars] * hp["amsgrad"], state_steps)
+    if left:
+        lists += [max_exp_avg_vars, state_steps]
+        _single_tensor_adabelief(*_fused.subset(lists, left), **hp)
 
 
 # --- registry entry --------------------------------------------------------------------------------
@@ -583,6 +526,6 @@ ADABELIEF = MethodSpec(
         2020,
         "2010.07468",
     ),
-    capabilities=frozenset({"foreach", "fused-compile", "closure", "complex", "maximize"}),
+    capabilities=frozenset({"foreach", "fused", "closure", "complex", "maximize"}),
     status="experimental",
 )

@@ -4,6 +4,10 @@ Follows paper v2 and the author's repository HEAD (``AhmedMostafa16/EXAdam`` ``e
 ``pytorch_optimizer.EXAdam`` (4.1.0) also follows: no step-size schedule. Paper v1's
 :math:`\\alpha_t = \\alpha \\ln\\sqrt{2(t+1)}` is available as ``lr_schedule_v1=True``.
 
+Three implementations compute the same numbers: the readable loop (default), ``foreach`` (bit-identical
+to it) and ``fused``, the C++ path of :mod:`optarena.optim._fused` (one pass over memory per tensor;
+equal to the loop to 1e-12 in float64), to which ``step()`` hands whole parameter groups.
+
 References:
     A. M. Adly, "EXAdam: The Power of Adaptive Cross-Moments", arXiv preprint, 2024,
     https://arxiv.org/abs/2412.20302 ; code https://github.com/AhmedMostafa16/EXAdam
@@ -22,6 +26,7 @@ from torch.optim import Optimizer
 from optarena.core.paper import PaperRef
 from optarena.core.searchspace import Param, SearchSpace
 from optarena.core.spec import MethodSpec
+from optarena.optim import _fused
 from optarena.optim._state import keep_fp32_state, state_dtype
 from optarena.optim._validation import check_betas, check_bool, check_lr, check_nonneg, check_positive
 
@@ -148,43 +153,11 @@ def _multi_tensor_exadam(
             torch._foreach_copy_(ps, thetas)
 
 
-def _fused_body(
-    params: list[Tensor],
-    grads: list[Tensor],
-    exp_avgs: list[Tensor],
-    exp_avg_sqs: list[Tensor],
-    coefs: Tensor,
-    maximize: bool,
-) -> None:
-    """The whole list update, written per tensor for ``torch.compile`` to fuse. ``coefs`` holds one
-    row per parameter: ``decay, 1-beta1, beta2, 1-beta2, eps, beta1^t, beta2^t, 1-beta2^t, -lr_t/bc1``
-    (a tensor, so changing learning rates and steps do not trigger recompilation)."""
-    for i, (p, grad, m, v) in enumerate(zip(params, grads, exp_avgs, exp_avg_sqs, strict=True)):
-        c = coefs[i]
-        g = grad.to(m.dtype)
-        if maximize:
-            g = -g
-        theta = p.to(m.dtype)
-        theta = theta * c[0]
-        m.lerp_(g, c[1])
-        v.mul_(c[2]).add_(g * g * c[3])
-        d1 = 1.0 + c[6] * (v / (v + c[4]))
-        msq = m * m
-        d2 = 1.0 + c[5] * (msq / (msq + c[4]))
-        num = (m + g) * d1
-        den = (v / c[7] * d2).sqrt() + c[4]
-        p.copy_(theta + c[8] * (num / den))
-
-
-_COMPILED: list[Callable[..., None]] = []
-
-
-def _compiled_body() -> Callable[..., None]:
-    """``torch.compile(_fused_body)``, created once per process (dynamo caches one graph per
-    distinct list of shapes/dtypes)."""
-    if not _COMPILED:
-        _COMPILED.append(torch.compile(_fused_body, fullgraph=True))
-    return _COMPILED[0]
+def _hyper(
+    lr: float, beta1: float, beta2: float, eps: float, wd: float, maximize: bool, v1: bool
+) -> _fused.Hyper:
+    flags = (_fused.MAXIMIZE if maximize else 0) | (_fused.LR_V1 if v1 else 0)
+    return (_fused.EXADAM, flags, lr, beta1, beta2, eps, wd)
 
 
 def _fused_exadam(
@@ -193,33 +166,22 @@ def _fused_exadam(
     exp_avgs: list[Tensor],
     exp_avg_sqs: list[Tensor],
     steps: list[int],
-    *,
-    lr: float,
-    beta1: float,
-    beta2: float,
-    eps: float,
-    weight_decay: float,
-    maximize: bool,
-    lr_schedule_v1: bool,
+    **hp: Any,
 ) -> None:
-    body = _compiled_body()
-    for idx in _buckets(params):
-        rows = []
-        for i in idx:
-            b1t, b2t, bc2, neg_step = _coefficients(steps[i], lr, beta1, beta2, lr_schedule_v1)
-            rows.append(
-                [1.0 - lr * weight_decay, 1.0 - beta1, beta2, 1.0 - beta2, eps, b1t, b2t, bc2, neg_step]
-            )
-        m0 = exp_avgs[idx[0]]
-        coefs = torch.tensor(rows, dtype=m0.dtype, device=m0.device)
-        body(
-            [params[i] for i in idx],
-            [grads[i] for i in idx],
-            [exp_avgs[i] for i in idx],
-            [exp_avg_sqs[i] for i in idx],
-            coefs,
-            maximize,
-        )
+    """The C++ kernel over all tensors it takes (see :mod:`optarena.optim._fused`); the loop for the rest."""
+    hyper = _hyper(
+        hp["lr"],
+        hp["beta1"],
+        hp["beta2"],
+        hp["eps"],
+        hp["weight_decay"],
+        hp["maximize"],
+        hp["lr_schedule_v1"],
+    )
+    lists = [params, grads, exp_avgs, exp_avg_sqs]
+    left = _fused.step_lists(hyper, lists, steps)
+    if left:
+        _single_tensor_exadam(*_fused.subset([*lists, steps], left), **hp)
 
 
 def _buckets(params: Sequence[Tensor]) -> list[list[int]]:
@@ -313,9 +275,13 @@ class EXAdam(Optimizer):
         weight_decay: decoupled weight decay :math:`\lambda \ge 0`, applied first (default: 0).
         maximize: maximize the objective; ``p.grad`` is not modified (default: False).
         foreach: multi-tensor path over each (device, dtype) bucket (default: False).
-        fused: one ``torch.compile``'d update of the whole list per (device, dtype) bucket; the first
-            step compiles (seconds), later steps reuse the graph while the list of shapes stays the same
-            (default: False). ``foreach`` and ``fused`` are exclusive.
+        fused: use the fused CPU implementation (default: False): one C++ call per parameter group
+            (:mod:`optarena.optim._fused`) that finds each parameter's gradient and state itself and
+            updates it in one pass over memory, OpenMP over blocks. The extension is built at first use
+            (10-20 s, then cached by torch); ``OPTARENA_NO_COMPILE=1`` or a failed build make it the
+            loop, as are tensors the kernels do not take (not on CPU, tensor subclasses, a gradient with
+            other strides than its parameter); complex parameters are rejected anyway; on GPUs use ``foreach``. ``foreach`` and ``fused`` are
+            exclusive.
         lr_schedule_v1: use paper v1's step size :math:`\gamma\ln\sqrt{2(t+1)}` (default: False, as
             paper v2, the author's code and pytorch-optimizer).
 
@@ -404,14 +370,14 @@ class EXAdam(Optimizer):
 
     def _init_group(
         self,
-        group: Mapping[str, Any],
+        todo: Iterable[Tensor],
         params: list[Tensor],
         grads: list[Tensor],
         exp_avgs: list[Tensor],
         exp_avg_sqs: list[Tensor],
         steps: list[int],
     ) -> None:
-        for p in group["params"]:
+        for p in todo:
             if p.grad is None:
                 continue
             if p.grad.is_sparse:
@@ -439,23 +405,29 @@ class EXAdam(Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
+            lr = group["lr"]
+            lr = float(lr.item()) if isinstance(lr, Tensor) else float(lr)
+            beta1, beta2 = group["betas"]
+            todo = group["params"]
+            if group["fused"]:  # the parameters with state, in one C++ call; the rest below
+                flags = (group["maximize"], group["lr_schedule_v1"])
+                hyper = _hyper(lr, beta1, beta2, group["eps"], group["weight_decay"], *flags)
+                todo = _fused.step_state(hyper, todo, self.state, ("exp_avg", "exp_avg_sq"))
             params: list[Tensor] = []
             grads: list[Tensor] = []
             exp_avgs: list[Tensor] = []
             exp_avg_sqs: list[Tensor] = []
             steps: list[int] = []
-            self._init_group(group, params, grads, exp_avgs, exp_avg_sqs, steps)
+            self._init_group(todo, params, grads, exp_avgs, exp_avg_sqs, steps)
             if not params:
                 continue
-            lr = group["lr"]
-            beta1, beta2 = group["betas"]
             exadam(
                 params,
                 grads,
                 exp_avgs,
                 exp_avg_sqs,
                 steps,
-                lr=float(lr.item()) if isinstance(lr, Tensor) else float(lr),
+                lr=lr,
                 beta1=beta1,
                 beta2=beta2,
                 eps=group["eps"],

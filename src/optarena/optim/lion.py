@@ -2,11 +2,11 @@
 
 The optimizer follows torch.optim: :class:`Lion` validates its hyperparameters, keeps per-parameter
 state (``exp_avg`` and ``step``), and its ``step()`` calls the functional core :func:`lion`, which
-dispatches to a readable single-tensor loop (the default), a ``torch._foreach_*`` path or a fused
-``torch.compile`` path. All three compute the same numbers: the loop and the foreach path run the
-reference's ops in its order (bit-identical to ``lion-pytorch`` 0.2.5 and to each other); the fused path
-computes the same expression in one pass (the compiler may round an operation differently, by an ulp;
-the tests hold it to 1e-12 of the loop in float64).
+dispatches to a readable single-tensor loop (the default), a ``torch._foreach_*`` path or a fused C++
+path (:mod:`optarena.optim._fused`; with ``fused=True``, ``step()`` hands whole parameter groups to it).
+All three compute the same numbers: the loop and the foreach path run the reference's ops in its order (bit-identical to ``lion-pytorch`` 0.2.5 and to each other); the fused path
+computes the same expression in one pass (an operation may round differently, by an ulp; the tests
+hold it to 1e-12 of the loop in float64).
 
 :data:`LION` is the registry entry (factory :func:`make_lion`, with warmup-cosine).
 """
@@ -23,7 +23,7 @@ from torch import Tensor
 from optarena.core.paper import PaperRef
 from optarena.core.searchspace import Param, SearchSpace
 from optarena.core.spec import MethodSpec
-from optarena.optim._fused import CompiledStep
+from optarena.optim import _fused
 from optarena.optim._state import as_real, state_dtype
 
 __all__ = ["LION", "Lion", "lion", "make_lion"]
@@ -65,11 +65,13 @@ class Lion(torch.optim.Optimizer):
             (default: 0, the paper's code).
         maximize: maximize the objective instead of minimizing it (default: False).
         foreach: use the ``torch._foreach_*`` implementation (default: False, the readable loop).
-        fused: use the ``torch.compile`` implementation (default: False): one pass over memory per
-            tensor, 16 small tensors per compiled call. The first step compiles (10-25 s on a small CPU);
-            ``OPTARENA_NO_COMPILE=1``, a failed compile, tensors of fewer than two elements and
-            non-contiguous tensors take the loop instead (see :mod:`optarena.optim._fused`).
-            ``foreach`` and ``fused`` are exclusive.
+        fused: use the fused CPU implementation (default: False): one C++ call per parameter group
+            (:mod:`optarena.optim._fused`) that finds each parameter's gradient and state itself and
+            updates it in one pass over memory, OpenMP over blocks. The extension is built at first use
+            (10-20 s, then cached by torch); ``OPTARENA_NO_COMPILE=1`` or a failed build make it the
+            loop, as are tensors the kernels do not take (not on CPU, tensor subclasses, a gradient with
+            other strides than its parameter); on GPUs use ``foreach``. ``foreach`` and ``fused`` are
+            exclusive.
 
     State (per parameter, created at its first step): ``exp_avg`` (:math:`m`, shape of the parameter,
     float32 for bf16/fp16 parameters, else the parameter's dtype) and ``step`` (a float32 0-dim tensor,
@@ -138,13 +140,13 @@ class Lion(torch.optim.Optimizer):
 
     def _init_group(
         self,
-        group: dict[str, Any],
+        todo: Iterable[Tensor],
         params: list[Tensor],
         grads: list[Tensor],
         exp_avgs: list[Tensor],
         steps: list[Tensor],
     ) -> None:
-        for p in group["params"]:
+        for p in todo:
             if p.grad is None:
                 continue
             if p.grad.is_sparse:
@@ -168,11 +170,14 @@ class Lion(torch.optim.Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
+            todo = group["params"]
+            if group["fused"]:  # the parameters with state, in one C++ call; the rest below
+                todo = _fused.step_state(_hyper(group), todo, self.state, ("exp_avg",))
             params: list[Tensor] = []
             grads: list[Tensor] = []
             exp_avgs: list[Tensor] = []
             steps: list[Tensor] = []
-            self._init_group(group, params, grads, exp_avgs, steps)
+            self._init_group(todo, params, grads, exp_avgs, steps)
             beta1, beta2 = group["betas"]
             lion(
                 params,
@@ -311,22 +316,10 @@ def _multi_tensor_lion(
         torch._foreach_copy_([p for p, _ in low], [t for _, t in low])
 
 
-def _lion_kernel(sc: Tensor, ps: list[Tensor], gs: list[Tensor], ms: list[Tensor], *, maximize: bool) -> None:
-    """The whole update of a chunk of flat tensors, one expression per tensor, for :class:`CompiledStep`.
-
-    Row ``sc[i]`` = (1 - lr*wd, beta1, 1 - beta1, beta2, 1 - beta2, -lr), float64.
-    """
-    for i, (p, g, m) in enumerate(zip(ps, gs, ms, strict=True)):
-        decay, b1, omb1, b2, omb2, neg_lr = sc[i].unbind()
-        grad = g.to(m.dtype)
-        if maximize:
-            grad = -grad
-        theta = p.to(m.dtype) * decay + neg_lr * torch.sign(m * b1 + grad * omb1)
-        m.copy_(m * b2 + grad * omb2)
-        p.copy_(theta)
-
-
-_LION_STEP = CompiledStep(_lion_kernel)
+def _hyper(group: Mapping[str, Any]) -> _fused.Hyper:
+    beta1, beta2 = group["betas"]
+    flags = _fused.MAXIMIZE if group["maximize"] else 0
+    return (_fused.LION, flags, group["lr"], beta1, beta2, 0.0, group["weight_decay"])
 
 
 def _fused_lion(
@@ -334,22 +327,13 @@ def _fused_lion(
     grads: list[Tensor],
     exp_avgs: list[Tensor],
     state_steps: list[Tensor],
-    *,
-    lr: float,
-    beta1: float,
-    beta2: float,
-    weight_decay: float,
-    maximize: bool,
+    **hp: Any,
 ) -> None:
-    """The compiled kernel over all tensors; those it leaves out go through the loop's update."""
-    if not params:
-        return
-    torch._foreach_add_(state_steps, 1.0)
-    row = (1.0 - lr * weight_decay, beta1, 1.0 - beta1, beta2, 1.0 - beta2, -lr)
-    left = _LION_STEP(lambda i: row, (params, grads, exp_avgs), maximize=maximize)
-    hp = dict(lr=lr, beta1=beta1, beta2=beta2, weight_decay=weight_decay, maximize=maximize)
-    for i in left:
-        _lion_update(params[i], grads[i], exp_avgs[i], **hp)
+    """The C++ kernel over all tensors it takes (see :mod:`optarena.optim._fused`); the loop for the rest."""
+    group = {"betas": (hp["beta1"], hp["beta2"]), **hp}
+    left = _fused.step_lists(_hyper(group), (params, grads, exp_avgs), state_steps)
+    if left:
+        _single_tensor_lion(*_fused.subset((params, grads, exp_avgs, state_steps), left), **hp)
 
 
 # --- registry entry --------------------------------------------------------------------------------
@@ -358,7 +342,7 @@ def _fused_lion(
 def make_lion(
     params: Sequence[tuple[str, Any]], hparams: Mapping[str, Any], step_hint: int
 ) -> tuple[Lion, Any]:
-    """Lion (foreach path: no compile time inside a timed trial) with linear warmup and cosine decay."""
+    """Lion (foreach path: no extension build inside a timed trial) with linear warmup and cosine decay."""
     from optarena.optim.schedules import warmup_cosine_scheduler
 
     opt = Lion(
@@ -401,6 +385,6 @@ LION = MethodSpec(
         2023,
         "2302.06675",
     ),
-    capabilities=frozenset({"foreach", "fused-compile", "closure", "complex", "maximize"}),
+    capabilities=frozenset({"foreach", "fused", "closure", "complex", "maximize"}),
     status="experimental",
 )
