@@ -8,7 +8,7 @@ LOOPBACK := $(wildcard ../shared/tools/loopback-only)
 # Tests start a Ray head and a browser: give them a network namespace with loopback only when we can.
 ISOLATE := $(if $(and $(LOOPBACK),$(filter 0,$(shell id -u))),$(LOOPBACK),)
 
-.PHONY: run test test-slow bench lint install install-test chromium clean
+.PHONY: run test test-slow bench lint install install-test ipopt-libs chromium clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,17 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/pip install -q -e .
 
-install-test: $(BIN)/python
-	$(BIN)/pip install -q -e '.[test,ray,dev,reference]'
+install-test: $(BIN)/python ipopt-libs
+	$(BIN)/pip install -q -e '.[test,ray,dev,reference,constrained,blackbox]'
+
+# IPOPT's headers and libraries, for building cyipopt (the `constrained` extra); Debian/Ubuntu as root.
+ipopt-libs:
+	@pkg-config --exists ipopt 2>/dev/null || \
+	  { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	        coinor-libipopt-dev liblapack-dev libblas-dev pkg-config >/dev/null) \
+	      || echo "warning: could not install IPOPT; the ipopt solver will be unavailable"; \
+	    else echo "note: IPOPT not found (apt-get install coinor-libipopt-dev as root)"; fi; }
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \

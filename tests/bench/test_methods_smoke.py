@@ -4,23 +4,34 @@ from __future__ import annotations
 
 import pytest
 
+from optarena.bench.adapters import ADAPTERS
 from optarena.bench.trial import run_trial
 from optarena.core.types import Budget, TrialSpec, TrialStatus
 from optarena.registry import list_methods, resolve_method
 
 # one workload per family, with parameters of every kind (matrices, vectors, embeddings); methods that
 # need a plain chain of Linear/Conv layers (capability "needs-layer-chain") get an MLP
-WORKLOAD = {"torch-optimizer": "charlm", "minimizer": "logreg"}
+WORKLOAD = {"torch-optimizer": "charlm", "minimizer": "logreg", "constrained": "hs40"}
 LAYER_CHAIN_WORKLOAD = "digits-mlp"
-METHODS = [e.name for e in list_methods() if e.source == "builtin"]
+# families the harness hosts (an adapter in optarena.bench.adapters); the others (preference losses...)
+# are tested by their own contract suites and refused by the harness with a clear error
+METHODS = [e.name for e in list_methods() if e.source == "builtin" and e.family in ADAPTERS]
 
 
 @pytest.mark.parametrize("method", METHODS)
 def test_method_runs_on_the_harness(method):
     spec = resolve_method(method)
+    if spec.family == "constrained":
+        from optarena.solvers.constrained import available_methods
+
+        if method not in available_methods():
+            pytest.skip(f"{method}: its optional dependency is not installed")
     for hparams in (dict(spec.defaults), spec.search_space.sample(0)):
         workload = LAYER_CHAIN_WORKLOAD if "needs-layer-chain" in spec.capabilities else WORKLOAD[spec.family]
         trial = TrialSpec(workload, "1", method, spec.version, hparams, seed=0, budget=Budget(60.0, 15))
         result = run_trial(trial)
         assert result.status == TrialStatus.DONE, result.error
-        assert result.steps == 15 and result.curve[-1].step == 15
+        if spec.family == "constrained":  # one solver call: it may converge in fewer iterations
+            assert 1 <= result.steps <= 15 and result.curve[-1].step == result.steps
+        else:
+            assert result.steps == 15 and result.curve[-1].step == 15

@@ -188,3 +188,24 @@ def test_shipped_claims_are_well_formed():
         assert c.full.seeds >= 5, c.id
         assert callable(load_object(c.experiment)), c.id
         assert c.sentence and c.setting and c.baseline and c.tuning, c.id
+
+
+def test_every_shipped_claim_runs_in_quick_mode(tmp_path, capsys):
+    """`optarena verify --all --quick`: every claim's experiment runs (no failed seed) and is judged
+    by its own rules; the claims page has one row per claim and the README table is regenerated.
+    Whether a claim passes in quick mode is not checked: quick runs are too small to mean anything."""
+    claims = load_claims()
+    readme = tmp_path / "README.md"
+    readme.write_text("# OptArena\n")
+    args = ["verify", "--all", "--quick", "-j", "2", "--results", str(tmp_path / "res"), "-q"]
+    assert main([*args, "--readme", str(readme)]) == 0
+    out = capsys.readouterr().out
+    for cid, claim in claims.items():
+        r = load_result(claim, True, tmp_path / "res")
+        assert r is not None and not r.failed, f"{cid}: {r and r.failed}"
+        assert len(r.seeds) == claim.quick.seeds, cid
+        assert f"{cid} (quick): {r.verdict.upper()}" in out
+    page = (tmp_path / "res" / "claims-quick" / "index.html").read_text()
+    assert page.count("<tr><td>") == len(claims)
+    body = readme.read_text()
+    assert all(f"| `{cid}` |" in body for cid in claims)

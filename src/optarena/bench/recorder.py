@@ -75,6 +75,26 @@ class Recorder:
         if was_running:
             self.clock.start()
 
+    def replay(self, step: int, time_s: float, metrics: dict[str, float]) -> None:
+        """Record an iterate a solver logged itself (step, its solver-clock time, its metrics): for
+        methods that run to completion in one call and keep their own per-iteration history. Applies
+        the same target and divergence rules as :meth:`evaluate`; points past the budget are dropped."""
+        over_time = time_s > self.budget.max_time
+        over_steps = self.budget.max_steps is not None and step > self.budget.max_steps
+        if self.stopped or over_time or over_steps:
+            return
+        self.step = max(self.step, step)
+        point = EvalPoint(step, time_s, {k: float(v) for k, v in metrics.items()})
+        self.curve.append(point)
+        if self._on_eval is not None:
+            self._on_eval(point)
+        value = point.metrics.get(self._metric, math.nan)
+        if math.isnan(value):
+            self.diverged = self.stopped = True
+        elif self._reached(value):
+            self.hit = True
+            self.stopped = self._stop_at_target
+
     def after_step(self, loss: float) -> bool:
         """Record one finished step (clock already paused). Returns True while the run should go on."""
         self.step += 1

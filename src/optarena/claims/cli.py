@@ -54,11 +54,13 @@ def verify(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise OptArenaError(f"--jobs must be >= 1, got {args.jobs}")
     results: list[ClaimResult] = []
+    missing: list[ClaimSpec] = []
     for claim in chosen:
         if args.judge_only:
             r = load_result(claim, args.quick, root)
             if r is None:
                 print(f"{claim.id}: nothing stored yet (run `optarena verify {claim.id}`)", file=sys.stderr)
+                missing.append(claim)
                 continue
         else:
             r = run_claim(
@@ -83,7 +85,7 @@ def verify(args: argparse.Namespace) -> int:
         page.write_text(claims_page(results), encoding="utf-8")
         print(f"claims page: {page.resolve()}")
     if args.readme:
-        update_readme(args.readme, readme_table(results, machine()))
+        update_readme(args.readme, readme_table(results, machine(), missing))
         print(f"README table updated: {args.readme}")
     counts: dict[str, int] = {}
     for r in results:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from optarena.bench.plots import Figure, esc, fmt_num, linear_ticks, log_ticks
 from optarena.claims.engine import ClaimResult
+from optarena.claims.spec import ClaimSpec
 from optarena.claims.stats import RuleOutcome
 
 __all__ = ["README_BEGIN", "README_END", "claims_page", "readme_table", "text", "update_readme"]
@@ -141,8 +142,9 @@ def claims_page(results: Sequence[ClaimResult], title: str = "OptArena: paper cl
     )
 
 
-def readme_table(results: Sequence[ClaimResult], machine: str) -> str:
-    """The README's "What reproduces" table (markdown), with the date and machine of the run."""
+def readme_table(results: Sequence[ClaimResult], machine: str, missing: Sequence[ClaimSpec] = ()) -> str:
+    """The README's "What reproduces" table (markdown), with the date and machine of the run;
+    ``missing`` claims (nothing stored) get a "not run" row."""
     lines = [
         README_BEGIN,
         "",
@@ -156,6 +158,8 @@ def readme_table(results: Sequence[ClaimResult], machine: str) -> str:
         paper = r.claim.paper.replace("|", "/")
         quick = " (quick)" if r.quick else ""
         lines.append(f"| `{r.claim.id}` | {paper} | **{r.verdict}**{quick} | {nums.replace('|', '/')} |")
+    for c in missing:
+        lines.append(f"| `{c.id}` | {c.paper.replace('|', '/')} | not run | |")
     lines += ["", README_END]
     return "\n".join(lines)
 

@@ -147,18 +147,37 @@ def check_minimizer_interface(w: Workload) -> None:
         assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12), f"evaluate() {a} != evaluate_x(x0) {b}"
 
 
+def check_constrained_interface(w: Workload) -> None:
+    """A constrained workload builds a valid problem (``check_problem``), the same one for the same
+    seed, and reports its metrics for a logged iterate."""
+    import numpy as np
+
+    from optarena.solvers.constrained.problem import check_problem
+
+    a, b = w.build(3), w.build(3)
+    check_problem(a.problem)
+    x0 = np.asarray(a.problem.x0, dtype=float)
+    assert np.array_equal(x0, np.asarray(b.problem.x0, dtype=float)), "the same seed must give the same x0"
+    assert a.problem.fun(x0) == b.problem.fun(x0), "the same seed must give the same objective"
+    metrics = a.metrics({"nit": 0, "time": 0.0, "nfev": 1, "kkt_residual": 1.0, "fun": 0.0})
+    assert w.metric in metrics and all(isinstance(v, float) for v in metrics.values())
+
+
 def workload_checks(workload: Workload) -> list[WorkloadCheck]:
-    """The checks that apply to ``workload``, chosen by the interfaces it declares."""
-    fns: list[Callable[[Workload], None]] = [
-        check_attributes,
-        check_build_is_deterministic,
-        check_leaves_global_rng_alone,
-        check_evaluate,
-    ]
+    """The checks that apply to ``workload``, chosen by the interfaces it declares. Training problems
+    (torch-optimizer, minimizer) draw data and initial points from the seed; constrained test problems
+    may be fixed, so they get their own determinism check."""
+    training = bool({"torch-optimizer", "minimizer"} & set(workload.interfaces))
+    fns: list[Callable[[Workload], None]] = [check_attributes]
+    if training:
+        fns += [check_build_is_deterministic, check_leaves_global_rng_alone]
+    fns.append(check_evaluate)
     if workload.variant_of is not None:
         fns.append(check_variant_points_to_a_workload)
     if "torch-optimizer" in workload.interfaces:
         fns.append(check_torch_interface)
     if "minimizer" in workload.interfaces:
         fns.append(check_minimizer_interface)
+    if "constrained" in workload.interfaces:
+        fns.append(check_constrained_interface)
     return [WorkloadCheck(fn.__name__.removeprefix("check_"), workload, fn) for fn in fns]
