@@ -36,6 +36,7 @@ When the build fails, or when the environment variable ``OPTARENA_NO_COMPILE`` i
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import warnings
 from collections.abc import Sequence
@@ -72,7 +73,7 @@ MAXIMIZE, DECOUPLED, AMSGRAD, RECTIFY, LR_V1 = 1, 2, 4, 8, 16
 Hyper = tuple[int, int, float, float, float, float, float]
 
 _SOURCE = Path(__file__).with_name("_fused.cpp")
-_CFLAGS = ["-O3", "-fopenmp", "-ffp-contract=off"]  # no FMA contraction: the scalars match Python's
+_CFLAGS = ["-O3", "-fopenmp", "-fno-math-errno", "-ffp-contract=off"]  # no FMA contraction: as Python
 _lock = threading.Lock()
 _module: Any = None
 _failure: str | None = None
@@ -83,9 +84,22 @@ def compile_disabled() -> bool:
     return os.environ.get(NO_COMPILE_ENV, "").strip() not in ("", "0")
 
 
+def _ninja_on_path() -> None:
+    """torch's builder runs ``ninja`` from ``PATH``; the PyPI ``ninja`` package (a dependency) puts
+    its binary in the environment's ``bin``, which is not on ``PATH`` unless the environment is
+    activated."""
+    if shutil.which("ninja") is None:
+        try:
+            import ninja
+        except ImportError:
+            return
+        os.environ["PATH"] = ninja.BIN_DIR + os.pathsep + os.environ.get("PATH", "")
+
+
 def _build() -> Any:
     from torch.utils.cpp_extension import load
 
+    _ninja_on_path()
     with warnings.catch_warnings():  # the build's own warnings must not fail a ``-W error`` run
         warnings.simplefilter("ignore")
         return load(

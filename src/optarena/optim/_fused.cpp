@@ -1,0 +1,460 @@
+// The fused CPU step of Lion, AdaBelief and EXAdam: one call per parameter group, one pass over memory
+// per tensor, OpenMP over blocks of work. Built at first use by optarena/optim/_fused.py, which documents
+// the Python side; the update formulas are those of the readable loops in lion.py, adabelief.py and
+// exadam.py (same operations in the same order, scalars in the state's dtype, 16-bit parameters
+// computed in float32 and rounded once).
+//
+// Two entry points, both return what they did not update (the caller's loop takes it):
+//   step_lists(hyper, lists, steps) -> [index]   lists = (params, grads, state_1, ...), flat lists of
+//       tensors (complex ones already viewed as real); steps[i] is a float32 0-dim tensor (incremented
+//       here) or an int (the step, already counted).
+//   step_state(hyper, params, state, keys) -> [param]   params = a group's parameters; each one with a
+//       grad is looked up in the optimizer's ``state`` dict: state[p][key] for key in ``keys`` and
+//       state[p]["step"] (a float32 0-dim tensor or an int, incremented here). A parameter without grad is
+//       skipped; one without complete state (its first step), or with anything the kernels do not take
+//       (device, dtype, layout, tensor subclass), is returned.
+// hyper = (algo, flags, lr, beta1, beta2, eps, weight_decay). Nothing is written unless every returned
+// entry was left untouched: all checks run before the first write.
+
+#include <Python.h>
+#include <c10/util/BFloat16.h>
+#include <c10/util/Half.h>
+#include <omp.h>
+#include <torch/csrc/autograd/python_variable.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <stdexcept>
+#include <vector>
+
+namespace {
+
+enum Algo { LION = 0, ADABELIEF = 1, EXADAM = 2 };
+enum Flag { MAXIMIZE = 1, DECOUPLED = 2, AMSGRAD = 4, RECTIFY = 8, LR_V1 = 16 };
+enum Kind { F32 = 0, F64 = 1, BF16 = 2, F16 = 3 };
+
+constexpr int64_t BLOCK = 1 << 15;  // elements per unit of parallel work
+
+struct Hyper {
+  int algo, flags;
+  double lr, beta1, beta2, eps, wd;
+};
+
+struct Item {
+  void* p;
+  const void* g;
+  void* s[3];
+  int64_t n;  // real elements
+  int kind;
+  double step;
+  double c[4];  // per-step numbers (see coefficients)
+};
+
+int n_states(const Hyper& h) {
+  if (h.algo == LION) return 1;
+  if (h.algo == ADABELIEF) return (h.flags & AMSGRAD) ? 3 : 2;
+  return 2;
+}
+
+// --- per-step numbers, operation for operation as the Python of each optimizer ----------------------
+
+void coefficients(const Hyper& h, double step, double* c) {
+  if (h.algo == ADABELIEF) {  // adabelief._step_sizes: c = (-step_size, sqrt_bc2, adaptive)
+    double bias_correction1 = 1 - std::pow(h.beta1, step);
+    double bias_correction2 = 1 - std::pow(h.beta2, step);
+    if (!(h.flags & RECTIFY)) {
+      c[0] = -(h.lr / bias_correction1), c[1] = std::sqrt(bias_correction2), c[2] = 1.0;
+      return;
+    }
+    double beta2_t = std::pow(h.beta2, step);
+    double n_sma_max = 2 / (1 - h.beta2) - 1;
+    double n_sma = n_sma_max - 2 * step * beta2_t / (1 - beta2_t);
+    if (n_sma >= 5) {
+      double step_size = std::sqrt((1 - beta2_t) * (n_sma - 4) / (n_sma_max - 4) * (n_sma - 2) / n_sma *
+                                   n_sma_max / (n_sma_max - 2)) /
+                         (1 - std::pow(h.beta1, step));
+      c[0] = -(step_size * h.lr), c[1] = 1.0, c[2] = 1.0;
+    } else {
+      c[0] = -(1.0 / (1 - std::pow(h.beta1, step)) * h.lr), c[1] = 1.0, c[2] = 0.0;
+    }
+  } else if (h.algo == EXADAM) {  // exadam._coefficients: c = (beta1^t, beta2^t, 1 - beta2^t, -lr_t/bc1)
+    double b1t = std::pow(h.beta1, step);
+    double b2t = std::pow(h.beta2, step);
+    double lr_t = (h.flags & LR_V1) ? h.lr * std::log(std::sqrt(2.0 * (step + 1))) : h.lr;
+    c[0] = b1t, c[1] = b2t, c[2] = 1.0 - b2t, c[3] = -lr_t / (1.0 - b1t);
+  }
+}
+
+// --- the kernels: elements [lo, hi) of one tensor --------------------------------------------------
+
+template <class S>
+__attribute__((always_inline)) inline S maximum(S a, S b) {  // torch.maximum: NaN if either is NaN
+  return (a != a || b != b) ? a + b : (a > b ? a : b);
+}
+
+template <class P, class S>
+__attribute__((always_inline)) inline void lion_kernel(const Hyper& h, const Item& it, int64_t lo, int64_t hi) {
+  P* __restrict p = static_cast<P*>(it.p);
+  const P* __restrict g = static_cast<const P*>(it.g);
+  S* __restrict m = static_cast<S*>(it.s[0]);
+  const S sgn = (h.flags & MAXIMIZE) ? S(-1) : S(1);
+  const S decay = S(1.0 - h.lr * h.wd), b1 = S(h.beta1), omb1 = S(1.0 - h.beta1);
+  const S b2 = S(h.beta2), omb2 = S(1.0 - h.beta2), neg_lr = S(-h.lr);
+  for (int64_t i = lo; i < hi; ++i) {
+    const S grad = static_cast<S>(g[i]) * sgn;
+    const S c = m[i] * b1 + grad * omb1;
+    const S update = S((c > S(0)) - (c < S(0)));
+    p[i] = static_cast<P>(static_cast<S>(p[i]) * decay + neg_lr * update);
+    m[i] = m[i] * b2 + grad * omb2;
+  }
+}
+
+template <class P, class S, bool L2, bool AMS, bool FROM_MAX, bool ADAPTIVE>
+__attribute__((always_inline)) inline void adabelief_kernel(const Hyper& h, const Item& it, int64_t lo, int64_t hi) {
+  P* __restrict p = static_cast<P*>(it.p);
+  const P* __restrict g = static_cast<const P*>(it.g);
+  S* __restrict m = static_cast<S*>(it.s[0]);
+  S* __restrict s = static_cast<S*>(it.s[1]);
+  S* __restrict s_max = static_cast<S*>(it.s[2]);
+  const S sgn = (h.flags & MAXIMIZE) ? S(-1) : S(1);
+  const bool decoupled = (h.flags & DECOUPLED) != 0;
+  const S decay = S(decoupled ? 1.0 - h.lr * h.wd : 1.0), wd = S(h.wd);
+  const S b1 = S(h.beta1), omb1 = S(1 - h.beta1), b2 = S(h.beta2), omb2 = S(1 - h.beta2), eps = S(h.eps);
+  const S neg_step = S(it.c[0]), sqrt_bc2 = S(it.c[1]);
+  for (int64_t i = lo; i < hi; ++i) {
+    S theta = static_cast<S>(p[i]) * decay;
+    S grad = static_cast<S>(g[i]) * sgn;
+    if (L2) grad = grad + wd * theta;
+    const S m_new = m[i] * b1 + grad * omb1;
+    const S r = grad - m_new;
+    const S s_new = s[i] * b2 + omb2 * r * r + eps;
+    S base = s_new;
+    if (AMS) {
+      const S mx = maximum(s_max[i], s_new);
+      s_max[i] = mx;
+      if (FROM_MAX) base = mx;
+    }
+    if (ADAPTIVE) {
+      const S denom = std::sqrt(base) / sqrt_bc2 + eps;
+      theta = theta + neg_step * (m_new / denom);
+    } else {
+      theta = theta + neg_step * m_new;
+    }
+    p[i] = static_cast<P>(theta);
+    m[i] = m_new;
+    s[i] = s_new;
+  }
+}
+
+template <class P, class S>
+__attribute__((always_inline)) inline void exadam_kernel(const Hyper& h, const Item& it, int64_t lo, int64_t hi) {
+  P* __restrict p = static_cast<P*>(it.p);
+  const P* __restrict g = static_cast<const P*>(it.g);
+  S* __restrict m = static_cast<S*>(it.s[0]);
+  S* __restrict v = static_cast<S*>(it.s[1]);
+  const S sgn = (h.flags & MAXIMIZE) ? S(-1) : S(1);
+  const S decay = S(1.0 - h.lr * h.wd), w = S(1.0 - h.beta1), b2 = S(h.beta2), omb2 = S(1.0 - h.beta2);
+  const S eps = S(h.eps), b1t = S(it.c[0]), b2t = S(it.c[1]), bc2 = S(it.c[2]), neg_step = S(it.c[3]);
+  const bool small_w = std::abs(1.0 - h.beta1) < 0.5;  // torch.lerp's two formulas
+  for (int64_t i = lo; i < hi; ++i) {
+    const S grad = static_cast<S>(g[i]) * sgn;
+    const S theta = static_cast<S>(p[i]) * decay;
+    const S diff = grad - m[i];
+    const S m_new = small_w ? m[i] + w * diff : grad - diff * (S(1) - w);
+    const S v_new = v[i] * b2 + omb2 * grad * grad;
+    const S d1 = v_new / (v_new + eps) * b2t + S(1);
+    const S msq = m_new * m_new;
+    const S d2 = msq / (msq + eps) * b1t + S(1);
+    const S num = (m_new + grad) * d1;
+    const S den = std::sqrt(v_new / bc2 * d2) + eps;
+    p[i] = static_cast<P>(theta + neg_step * (num / den));
+    m[i] = m_new;
+    v[i] = v_new;
+  }
+}
+
+template <class P, class S>
+__attribute__((always_inline)) inline void run_typed(const Hyper& h, const Item& it, int64_t lo, int64_t hi) {
+  if (h.algo == LION) return lion_kernel<P, S>(h, it, lo, hi);
+  if (h.algo == EXADAM) return exadam_kernel<P, S>(h, it, lo, hi);
+  const bool l2 = !(h.flags & DECOUPLED) && h.wd != 0, ams = (h.flags & AMSGRAD) != 0;
+  const bool from_max = ams && !(h.flags & RECTIFY), adaptive = it.c[2] > 0;
+  // 2^4 instantiations of one loop; each flag is then a constant the compiler folds.
+#define OPTARENA_AB(A, B, C, D)                                 \
+  if (l2 == A && ams == B && from_max == C && adaptive == D) \
+    return adabelief_kernel<P, S, A, B, C, D>(h, it, lo, hi);
+#define OPTARENA_AB2(A, B, C) OPTARENA_AB(A, B, C, true) OPTARENA_AB(A, B, C, false)
+#define OPTARENA_AB3(A, B) OPTARENA_AB2(A, B, true) OPTARENA_AB2(A, B, false)
+  OPTARENA_AB3(true, true) OPTARENA_AB3(true, false) OPTARENA_AB3(false, true) OPTARENA_AB3(false, false)
+#undef OPTARENA_AB3
+#undef OPTARENA_AB2
+#undef OPTARENA_AB
+}
+
+// One entry per dtype, compiled for AVX2 (x86-64-v3) and baseline x86-64 (picked at load time by the CPU;
+// the kernels are inlined into each), so that division and square root do not bound the step.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define OPTARENA_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define OPTARENA_CLONES
+#endif
+OPTARENA_CLONES void run_f32(const Hyper& h, const Item& it, int64_t lo, int64_t hi) {
+  run_typed<float, float>(h, it, lo, hi);
+}
+OPTARENA_CLONES void run_f64(const Hyper& h, const Item& it, int64_t lo, int64_t hi) {
+  run_typed<double, double>(h, it, lo, hi);
+}
+OPTARENA_CLONES void run_bf16(const Hyper& h, const Item& it, int64_t lo, int64_t hi) {
+  run_typed<c10::BFloat16, float>(h, it, lo, hi);
+}
+OPTARENA_CLONES void run_f16(const Hyper& h, const Item& it, int64_t lo, int64_t hi) {
+  run_typed<c10::Half, float>(h, it, lo, hi);
+}
+
+void run(const Hyper& h, const Item& it, int64_t lo, int64_t hi) {
+  switch (it.kind) {
+    case F32: return run_f32(h, it, lo, hi);
+    case F64: return run_f64(h, it, lo, hi);
+    case BF16: return run_bf16(h, it, lo, hi);
+    case F16: return run_f16(h, it, lo, hi);
+  }
+}
+
+// --- the driver ------------------------------------------------------------------------------------
+
+struct Unit {
+  int64_t a, b, lo, hi;  // items [a, b); when b == a + 1, elements [lo, hi) of item a (else all)
+};
+
+void execute(const Hyper& h, std::vector<Item>& items) {
+  double last = -1.0, c[4] = {0, 0, 0, 0};
+  int64_t total = 0;
+  for (Item& it : items) {  // numbers per distinct step (steps usually agree across tensors)
+    if (it.step != last) coefficients(h, it.step, c), last = it.step;
+    std::copy(c, c + 4, it.c);
+    total += it.n;
+  }
+  std::vector<Unit> units;
+  int64_t start = 0, acc = 0, n_items = static_cast<int64_t>(items.size());
+  for (int64_t i = 0; i < n_items; ++i) {
+    const int64_t n = items[i].n;
+    if (n >= BLOCK) {
+      if (start < i) units.push_back({start, i, 0, 0});
+      for (int64_t lo = 0; lo < n; lo += BLOCK) units.push_back({i, i + 1, lo, std::min(n, lo + BLOCK)});
+      start = i + 1, acc = 0;
+    } else if ((acc += n) >= BLOCK) {
+      units.push_back({start, i + 1, 0, 0});
+      start = i + 1, acc = 0;
+    }
+  }
+  if (start < n_items) units.push_back({start, n_items, 0, 0});
+  const int64_t n_units = static_cast<int64_t>(units.size());
+  auto work = [&](int64_t u) {
+    const Unit& w = units[u];
+    if (w.b == w.a + 1 && w.hi > 0) return run(h, items[w.a], w.lo, w.hi);
+    for (int64_t i = w.a; i < w.b; ++i) run(h, items[i], 0, items[i].n);
+  };
+  if (total < 2 * BLOCK || omp_get_max_threads() == 1) {
+    for (int64_t u = 0; u < n_units; ++u) work(u);
+  } else {
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t u = 0; u < n_units; ++u) work(u);
+  }
+}
+
+bool parse_hyper(PyObject* t, Hyper& h) {
+  return PyArg_ParseTuple(t, "iiddddd", &h.algo, &h.flags, &h.lr, &h.beta1, &h.beta2, &h.eps, &h.wd);
+}
+
+// A plain tensor (Tensor or Parameter, no subclass), else nullptr.
+const at::Tensor* tensor_of(PyObject* o) {
+  return (o != nullptr && THPVariable_CheckExact(o)) ? &THPVariable_Unpack(o) : nullptr;
+}
+
+bool same_layout(const at::Tensor& a, const at::Tensor& b) {
+  return b.device().is_cpu() && b.layout() == c10::kStrided && !b.is_conj() && !b.is_neg() &&
+         a.sizes() == b.sizes() && a.strides() == b.strides();
+}
+
+// Fill ``it`` from parameter ``p``, its gradient and its state tensors; false if a kernel cannot take them.
+bool make_item(const Hyper& h, const at::Tensor& p, const at::Tensor& g, const at::Tensor* const* s, Item& it) {
+  if (!p.device().is_cpu() || p.layout() != c10::kStrided || p.is_conj() || p.is_neg() || p.is_inference() ||
+      !p.is_non_overlapping_and_dense() || g.scalar_type() != p.scalar_type() || !same_layout(p, g))
+    return false;
+  c10::ScalarType state_type;
+  int64_t width = 1;
+  switch (p.scalar_type()) {
+    case c10::kFloat: it.kind = F32, state_type = c10::kFloat; break;
+    case c10::kDouble: it.kind = F64, state_type = c10::kDouble; break;
+    case c10::kBFloat16: it.kind = BF16, state_type = c10::kFloat; break;
+    case c10::kHalf: it.kind = F16, state_type = c10::kFloat; break;
+    case c10::kComplexFloat: it.kind = F32, state_type = c10::kComplexFloat, width = 2; break;
+    case c10::kComplexDouble: it.kind = F64, state_type = c10::kComplexDouble, width = 2; break;
+    default: return false;
+  }
+  if (width == 2 && h.algo == EXADAM) return false;  // its cross-moment terms are not per real part
+  const int k = n_states(h);
+  for (int j = 0; j < k; ++j)
+    if (s[j] == nullptr || s[j]->scalar_type() != state_type || !same_layout(p, *s[j])) return false;
+  it.p = p.data_ptr();
+  it.g = g.data_ptr();
+  for (int j = 0; j < k; ++j) it.s[j] = s[j]->data_ptr();
+  it.n = p.numel() * width;
+  return true;
+}
+
+// A step counter: a float32 0-dim CPU tensor, or an int; false otherwise.
+bool valid_step(PyObject* o) {
+  if (o != nullptr && PyLong_CheckExact(o)) return true;
+  const at::Tensor* t = tensor_of(o);
+  return t != nullptr && t->device().is_cpu() && t->scalar_type() == c10::kFloat && t->dim() == 0 &&
+         !t->is_inference();
+}
+
+void bump(const at::Tensor& p) { p.unsafeGetTensorImpl()->bump_version(); }
+
+PyObject* step_lists(PyObject*, PyObject* args) {
+  PyObject *hyper, *lists, *steps;
+  if (!PyArg_ParseTuple(args, "OO!O!", &hyper, &PyTuple_Type, &lists, &PyList_Type, &steps)) return nullptr;
+  Hyper h;
+  if (!parse_hyper(hyper, h)) return nullptr;
+  const int k = n_states(h);
+  if (PyTuple_GET_SIZE(lists) != 2 + k) return PyErr_Format(PyExc_ValueError, "need %d lists", 2 + k);
+  const Py_ssize_t n = PyList_GET_SIZE(steps);
+  for (Py_ssize_t j = 0; j < 2 + k; ++j) {
+    PyObject* l = PyTuple_GET_ITEM(lists, j);
+    if (!PyList_Check(l) || PyList_GET_SIZE(l) != n) return PyErr_Format(PyExc_ValueError, "lists differ in length");
+  }
+  try {
+    std::vector<Item> items;
+    std::vector<Py_ssize_t> taken;
+    PyObject* left = PyList_New(0);
+    if (left == nullptr) return nullptr;
+    for (Py_ssize_t i = 0; i < n; ++i) {
+      const at::Tensor* p = tensor_of(PyList_GET_ITEM(PyTuple_GET_ITEM(lists, 0), i));
+      const at::Tensor* g = tensor_of(PyList_GET_ITEM(PyTuple_GET_ITEM(lists, 1), i));
+      const at::Tensor* s[3] = {nullptr, nullptr, nullptr};
+      for (int j = 0; j < k; ++j) s[j] = tensor_of(PyList_GET_ITEM(PyTuple_GET_ITEM(lists, 2 + j), i));
+      Item it;
+      if (p && g && valid_step(PyList_GET_ITEM(steps, i)) && make_item(h, *p, *g, s, it)) {
+        items.push_back(it), taken.push_back(i);
+        continue;
+      }
+      PyObject* idx = PyLong_FromSsize_t(i);
+      if (idx == nullptr || PyList_Append(left, idx) < 0) {
+        Py_XDECREF(idx), Py_DECREF(left);
+        return nullptr;
+      }
+      Py_DECREF(idx);
+    }
+    for (size_t j = 0; j < items.size(); ++j) {  // all checks passed: count the step, then update
+      PyObject* o = PyList_GET_ITEM(steps, taken[j]);
+      if (PyLong_CheckExact(o)) {
+        items[j].step = PyLong_AsDouble(o);
+      } else {
+        float* t = THPVariable_Unpack(o).data_ptr<float>();
+        *t += 1.0f;
+        items[j].step = *t;
+      }
+      bump(THPVariable_Unpack(PyList_GET_ITEM(PyTuple_GET_ITEM(lists, 0), taken[j])));
+    }
+    execute(h, items);
+    return left;
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+    return nullptr;
+  }
+}
+
+PyObject* step_state(PyObject*, PyObject* args) {
+  PyObject *hyper, *params, *state, *keys;
+  if (!PyArg_ParseTuple(args, "OO!O!O!", &hyper, &PyList_Type, &params, &PyDict_Type, &state, &PyTuple_Type, &keys))
+    return nullptr;
+  Hyper h;
+  if (!parse_hyper(hyper, h)) return nullptr;
+  const int k = n_states(h);
+  if (PyTuple_GET_SIZE(keys) != k) return PyErr_Format(PyExc_ValueError, "need %d state keys", k);
+  static PyObject* step_key = PyUnicode_InternFromString("step");
+  try {
+    std::vector<Item> items;
+    std::vector<PyObject*> taken_params, taken_states;  // borrowed: alive in ``params`` and ``state``
+    PyObject* left = PyList_New(0);
+    if (left == nullptr) return nullptr;
+    // state is usually filled in parameter order: walk it alongside the list, look up on a mismatch.
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    const Py_ssize_t n = PyList_GET_SIZE(params);
+    for (Py_ssize_t i = 0; i < n; ++i) {
+      PyObject* po = PyList_GET_ITEM(params, i);
+      const at::Tensor* p = tensor_of(po);
+      if (p != nullptr && !p->unsafeGetTensorImpl()->grad().defined()) continue;  // no grad: untouched
+      PyObject* st = nullptr;
+      if (p != nullptr) {
+        if (PyDict_Next(state, &pos, &key, &value) && key == po) {
+          st = value;
+        } else {
+          st = PyDict_GetItemWithError(state, po);  // hashes by id, in Python: slower
+          if (st == nullptr && PyErr_Occurred()) {
+            Py_DECREF(left);
+            return nullptr;
+          }
+        }
+      }
+      Item it;
+      if (st != nullptr && PyDict_Check(st) && valid_step(PyDict_GetItemWithError(st, step_key))) {
+        const at::Tensor* s[3] = {nullptr, nullptr, nullptr};
+        for (int j = 0; j < k; ++j) s[j] = tensor_of(PyDict_GetItemWithError(st, PyTuple_GET_ITEM(keys, j)));
+        if (make_item(h, *p, p->unsafeGetTensorImpl()->grad(), s, it)) {
+          items.push_back(it), taken_params.push_back(po), taken_states.push_back(st);
+          continue;
+        }
+      }
+      if (PyErr_Occurred() || PyList_Append(left, po) < 0) {
+        Py_DECREF(left);
+        return nullptr;
+      }
+    }
+    for (size_t j = 0; j < items.size(); ++j) {  // all checks passed: count the step, then update
+      PyObject* o = PyDict_GetItem(taken_states[j], step_key);
+      if (PyLong_CheckExact(o)) {
+        const long long t = PyLong_AsLongLong(o) + 1;
+        PyObject* next = PyLong_FromLongLong(t);
+        if (next == nullptr || PyDict_SetItem(taken_states[j], step_key, next) < 0) {
+          Py_XDECREF(next), Py_DECREF(left);
+          return nullptr;  // only after an allocation failure: earlier steps were counted
+        }
+        Py_DECREF(next);
+        items[j].step = static_cast<double>(t);
+      } else {
+        float* t = THPVariable_Unpack(o).data_ptr<float>();
+        *t += 1.0f;
+        items[j].step = *t;
+      }
+      bump(THPVariable_Unpack(taken_params[j]));
+    }
+    execute(h, items);
+    return left;
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+    return nullptr;
+  }
+}
+
+PyMethodDef methods[] = {
+    {"step_lists", step_lists, METH_VARARGS, "Fused step over lists of tensors; returns the indices left."},
+    {"step_state", step_state, METH_VARARGS, "Fused step over a group and its state; returns the params left."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+#define OPTARENA_STR2(x) #x
+#define OPTARENA_STR(x) OPTARENA_STR2(x)
+#define OPTARENA_CAT2(a, b) a##b
+#define OPTARENA_CAT(a, b) OPTARENA_CAT2(a, b)
+
+// torch.utils.cpp_extension names the module (it appends _v1, _v2, ... when the source changes).
+PyModuleDef module = {PyModuleDef_HEAD_INIT, OPTARENA_STR(TORCH_EXTENSION_NAME), nullptr, -1, methods};
+
+}  // namespace
+
+PyMODINIT_FUNC OPTARENA_CAT(PyInit_, TORCH_EXTENSION_NAME)() { return PyModule_Create(&module); }
