@@ -266,6 +266,27 @@ _BUILTIN_METHODS = [
         "blackbox",
         "CMA-ES via the cma package (baseline; needs cma)",
     ),
+    Entry(
+        "lv-hba",
+        "method",
+        "optarena.solvers.bilevel.specs:LVHBA_SPEC",
+        "bilevel",
+        "LV-HBA: single-loop Hessian-free bilevel method with lower-level constraints",
+    ),
+    Entry(
+        "bilevel-penalty",
+        "method",
+        "optarena.solvers.bilevel.specs:PENALTY_SPEC",
+        "bilevel",
+        "Penalty method for bilevel problems (sigma F + f), deterministic or stochastic",
+    ),
+    Entry(
+        "implicit-cg",
+        "method",
+        "optarena.solvers.bilevel.specs:IMPLICIT_CG_SPEC",
+        "bilevel",
+        "Implicit-gradient bilevel baseline (CG hypergradient with Hessian-vector products)",
+    ),
 ]
 
 _W = "optarena.workloads"

@@ -1,6 +1,6 @@
 """Solvers for constrained, bilevel, black-box and full-batch problems.
 
-``minimize`` (constrained, scipy's shape) and ``minimize_blackbox`` are importable from here; submodules load on first use.
+``minimize`` (constrained, scipy's shape), ``minimize_blackbox`` and ``minimize_bilevel`` are importable from here; submodules load on first use.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ _EXPORTS = {
     "minimize": "optarena.solvers.constrained.api",
     "ConstrainedProblem": "optarena.solvers.constrained.problem",
     "minimize_blackbox": "optarena.solvers.blackbox",
+    "minimize_bilevel": "optarena.solvers.bilevel",
 }
 
 __all__ = sorted(_EXPORTS)
