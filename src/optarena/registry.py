@@ -287,6 +287,55 @@ _BUILTIN_METHODS = [
         "bilevel",
         "Implicit-gradient bilevel baseline (CG hypergradient with Hessian-vector products)",
     ),
+    Entry(
+        "l2r-tsallis-inf",
+        "method",
+        "optarena.solvers.relax:TSALLIS_INF_SPEC",
+        "science",
+        "Tsallis-INF bandit over SOR's omega across a sequence of linear systems",
+    ),
+    Entry(
+        "l2r-tsallis-inf-cb",
+        "method",
+        "optarena.solvers.relax:TSALLIS_INF_CB_SPEC",
+        "science",
+        "contextual Tsallis-INF (binned diagonal shift) over SOR's omega",
+    ),
+    Entry(
+        "reinforce",
+        "method",
+        "optarena.solvers.policy_gradient:REINFORCE_SPEC",
+        "science",
+        "REINFORCE (Williams 1992), minibatch, constant step",
+    ),
+    Entry(
+        "gpomdp",
+        "method",
+        "optarena.solvers.policy_gradient:GPOMDP_SPEC",
+        "science",
+        "GPOMDP (Baxter & Bartlett 2001), minibatch, constant step",
+    ),
+    Entry(
+        "n-pg-igt",
+        "method",
+        "optarena.solvers.policy_gradient:N_PG_IGT_SPEC",
+        "science",
+        "normalized PG with implicit gradient transport (one trajectory per step)",
+    ),
+    Entry(
+        "harpg",
+        "method",
+        "optarena.solvers.policy_gradient:HARPG_SPEC",
+        "science",
+        "Hessian-aided recursive PG, unnormalized (two trajectories per step)",
+    ),
+    Entry(
+        "n-harpg",
+        "method",
+        "optarena.solvers.policy_gradient:N_HARPG_SPEC",
+        "science",
+        "normalized Hessian-aided recursive PG (two trajectories per step)",
+    ),
 ]
 
 _W = "optarena.workloads"
