@@ -190,6 +190,7 @@ def test_shipped_claims_are_well_formed():
         assert c.sentence and c.setting and c.baseline and c.tuning, c.id
 
 
+@pytest.mark.timeout(1800)  # ~20 claims x 2 seeds: a few minutes on 2 idle cores
 def test_every_shipped_claim_runs_in_quick_mode(tmp_path, capsys):
     """`optarena verify --all --quick`: every claim's experiment runs (no failed seed) and is judged
     by its own rules; the claims page has one row per claim and the README table is regenerated.
