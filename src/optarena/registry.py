@@ -412,6 +412,20 @@ _BUILTIN_WORKLOADS = [
         "workload",
         "logistic regression on breast_cancer with 10 random linear equalities and one quadratic constraint",
     ),
+    Entry(
+        "branin",
+        "workload",
+        f"{_W}.blackbox:BraninWorkload",
+        "workload",
+        "Branin on [-5, 10] x [0, 15] (three minimizers), 50 evaluations, simple regret",
+    ),
+    Entry(
+        "hartmann6",
+        "workload",
+        f"{_W}.blackbox:Hartmann6Workload",
+        "workload",
+        "Hartmann6 on [0, 1]^6, 100 evaluations, simple regret",
+    ),
 ]
 
 _runtime: dict[Kind, dict[str, Entry]] = {"method": {}, "workload": {}}

@@ -14,7 +14,14 @@ from optarena.core.errors import IncompatibleError
 from optarena.core.spec import MethodSpec
 from optarena.workloads.base import Workload
 
-__all__ = ["ADAPTERS", "check_compatible", "run_constrained", "run_minimizer", "run_torch_optimizer"]
+__all__ = [
+    "ADAPTERS",
+    "check_compatible",
+    "run_blackbox",
+    "run_constrained",
+    "run_minimizer",
+    "run_torch_optimizer",
+]
 
 
 def run_torch_optimizer(
@@ -91,10 +98,26 @@ def run_constrained(
     rec.clock.total = min(float(result.time), rec.budget.max_time)
 
 
+def run_blackbox(
+    problem: Any, spec: MethodSpec, hparams: Mapping[str, Any], workload: Workload, rec: Recorder
+) -> None:
+    """Black-box methods: one run of ``max_steps`` evaluations (default ``step_hint``); the curve is the
+    regret of the best value after every evaluation, against the evaluation count and the wall time
+    since the run started (the method's own work included). The trial's seed seeds the method."""
+    solve = spec.load_factory()(hparams)
+    evaluations = int(rec.budget.max_steps or workload.step_hint)
+    problem.start()
+    solve(problem, problem.bounds, evaluations, problem.seed)
+    for step, t, metrics in problem.curve():
+        rec.replay(step, t, metrics)
+    rec.clock.total = min(problem.log[-1][0] if problem.log else 0.0, rec.budget.max_time)
+
+
 ADAPTERS: dict[str, Callable[..., None]] = {
     "torch-optimizer": run_torch_optimizer,
     "minimizer": run_minimizer,
     "constrained": run_constrained,
+    "blackbox": run_blackbox,
 }
 
 

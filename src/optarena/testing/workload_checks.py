@@ -11,6 +11,7 @@ the checks that apply; nothing here special-cases a workload by name.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from collections.abc import Callable
@@ -163,6 +164,24 @@ def check_constrained_interface(w: Workload) -> None:
     assert w.metric in metrics and all(isinstance(v, float) for v in metrics.values())
 
 
+def check_blackbox_interface(w: Workload) -> None:
+    """A black-box workload builds a function with a box and a seed, logs every evaluation, and turns
+    the log into a curve of best-so-far regret (non-increasing)."""
+    import numpy as np
+
+    problem = w.build(3)
+    assert problem.seed == 3 and problem.bounds.ndim == 2 and problem.bounds.shape[1] == 2
+    problem.start()
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        x = problem.bounds[:, 0] + rng.random(len(problem.bounds)) * np.ptp(problem.bounds, axis=1)
+        assert isinstance(problem(x), float)
+    curve = problem.curve()
+    regrets = [m[w.metric] for _, _, m in curve]
+    assert [s for s, _, _ in curve] == [1, 2, 3, 4, 5] and all(r >= 0 for r in regrets)
+    assert all(b <= a for a, b in itertools.pairwise(regrets)), "best-so-far must not rise"
+
+
 def workload_checks(workload: Workload) -> list[WorkloadCheck]:
     """The checks that apply to ``workload``, chosen by the interfaces it declares. Training problems
     (torch-optimizer, minimizer) draw data and initial points from the seed; constrained test problems
@@ -180,4 +199,6 @@ def workload_checks(workload: Workload) -> list[WorkloadCheck]:
         fns.append(check_minimizer_interface)
     if "constrained" in workload.interfaces:
         fns.append(check_constrained_interface)
+    if "blackbox" in workload.interfaces:
+        fns.append(check_blackbox_interface)
     return [WorkloadCheck(fn.__name__.removeprefix("check_"), workload, fn) for fn in fns]
