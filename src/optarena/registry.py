@@ -336,6 +336,13 @@ _BUILTIN_METHODS = [
         "science",
         "normalized Hessian-aided recursive PG (two trajectories per step)",
     ),
+    Entry(
+        "topo",
+        "method",
+        "optarena.science.dag.topo:TOPO_SPEC",
+        "science",
+        "TOPO, bilevel search over topological orders by gradient-guided swaps for linear DAG learning",
+    ),
 ]
 
 _W = "optarena.workloads"

@@ -1,0 +1,1 @@
+"""Scientific and combinatorial methods (family "science"): DAG learning (:mod:`optarena.science.dag`)."""
