@@ -235,3 +235,19 @@ def test_cli_run_with_the_ray_executor(ray_address, tmp_path):
     ((_spec, result),) = rows.values()
     assert str(result.status) == "done" and 0 < result.steps <= 30 and result.curve
     assert _last_executor(store) == "ray"
+
+
+def test_a_claim_runs_on_ray_with_the_local_numbers(ray_address, tmp_path):
+    """`optarena verify --executor ray`: claim seeds are experiment trials, so Ray runs them as it
+    runs training trials; the stored numbers (and so the verdict) equal the local executor's."""
+    from optarena.claims.engine import run_claim
+    from optarena.claims.spec import load_claim
+    from tests.claims.test_verify import write_claim
+
+    claim = load_claim(write_claim(tmp_path))
+    local = run_claim(claim, quick=True, root=tmp_path / "local", quiet=True)
+    remote = run_claim(
+        claim, quick=True, executor="ray", address=ray_address, root=tmp_path / "ray", quiet=True
+    )
+    assert remote.seeds == local.seeds and remote.verdict == local.verdict
+    assert _last_executor(tmp_path / "ray" / "claims-quick" / "toy.sqlite") == "ray"
