@@ -142,25 +142,49 @@ def claims_page(results: Sequence[ClaimResult], title: str = "OptArena: paper cl
     )
 
 
+def short_paper(paper: str) -> str:
+    """``'A. One, B. Two, "Title", ICML 2023'`` -> ``'A. One et al., ICML 2023'`` (the full citation is
+    in the claim file and on the claims page)."""
+    authors, quote, rest = paper.partition('"')
+    if not quote:
+        return paper if len(paper) <= 60 else paper[:57] + "..."
+    venue = rest.partition('"')[2].strip(" ,;")
+    names = [a.strip() for a in authors.split(",") if a.strip()]
+    first = names[0] if names else "?"
+    who = first if len(names) == 1 else f"{first} et al."
+    return f"{who}, {venue}" if venue else who
+
+
+_MARK = {"holds": "holds", "fails": "FAILS", "undecided": "undecided"}
+
+
 def readme_table(results: Sequence[ClaimResult], machine: str, missing: Sequence[ClaimSpec] = ()) -> str:
     """The README's "What reproduces" table (markdown), with the date and machine of the run;
-    ``missing`` claims (nothing stored) get a "not run" row."""
+    ``missing`` claims (nothing stored) get a "not run" row. One row per claim, sorted by id."""
+    rows: list[tuple[str, str]] = []
+    for r in results:
+        nums = "; ".join(f"{o.rule.text()}: {_num(o.value)} ({_MARK[o.status]})" for o in r.outcomes)
+        quick = " (quick)" if r.quick else ""
+        seeds = f"{len(r.seeds)}/{r.expected}"
+        cells = [f"`{r.claim.id}`", short_paper(r.claim.paper), f"**{r.verdict}**{quick}", seeds, nums]
+        rows.append((r.claim.id, "| " + " | ".join(c.replace("|", "/") for c in cells) + " |"))
+    for c in missing:
+        rows.append(
+            (c.id, f"| `{c.id}` | {short_paper(c.paper).replace('|', '/')} | not run | 0/{c.full.seeds} | |")
+        )
     lines = [
         README_BEGIN,
         "",
-        f"Run of `optarena verify --all` on {time.strftime('%Y-%m-%d')}, {machine}.",
+        f"Run of `optarena verify --all` on {time.strftime('%Y-%m-%d')}, {machine}. Each claim's file "
+        "(`claims/ID.toml`) has the paper's sentence, the scaled-down setting, the baseline and the rules; "
+        "`optarena verify ID` reruns it.",
         "",
-        "| Claim | Paper | Verdict | Key numbers |",
-        "|---|---|---|---|",
+        "| Claim | Paper | Verdict | Seeds | Rules: statistic, value (status) |",
+        "|---|---|---|---|---|",
+        *[line for _, line in sorted(rows)],
+        "",
+        README_END,
     ]
-    for r in results:
-        nums = "; ".join(f"{o.rule.name}: {_num(o.value)}" for o in r.outcomes)
-        paper = r.claim.paper.replace("|", "/")
-        quick = " (quick)" if r.quick else ""
-        lines.append(f"| `{r.claim.id}` | {paper} | **{r.verdict}**{quick} | {nums.replace('|', '/')} |")
-    for c in missing:
-        lines.append(f"| `{c.id}` | {c.paper.replace('|', '/')} | not run | |")
-    lines += ["", README_END]
     return "\n".join(lines)
 
 
