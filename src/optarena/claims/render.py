@@ -152,7 +152,8 @@ def short_paper(paper: str) -> str:
     names = [a.strip() for a in authors.split(",") if a.strip()]
     first = names[0] if names else "?"
     who = first if len(names) == 1 else f"{first} et al."
-    return f"{who}, {venue}" if venue else who
+    short = f"{who}, {venue}" if venue else who
+    return short if len(short) <= 60 else short[:57] + "..."
 
 
 _MARK = {"holds": "holds", "fails": "FAILS", "undecided": "undecided"}
