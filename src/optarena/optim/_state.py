@@ -31,13 +31,19 @@ def as_real(t: Tensor) -> Tensor:
 
 def keep_fp32_state(optimizer: Optimizer, state_dict: Mapping[str, Any]) -> None:
     """``Optimizer.load_state_dict`` casts every floating state tensor to its parameter's dtype; for
-    16-bit parameters reload the saved (fp32) tensors instead, so no precision is lost in a round trip."""
+    parameters whose state is kept wider (:func:`state_dtype`: 16-bit floats, complex32) reload the
+    saved tensors in that dtype instead, so no precision is lost in a round trip."""
     saved_ids = [i for g in state_dict["param_groups"] for i in g["params"]]
     params = [p for g in optimizer.param_groups for p in g["params"]]
     for pid, p in zip(saved_ids, params, strict=True):
         saved = state_dict["state"].get(pid)
-        if p.dtype not in LOW_PRECISION or not saved:
+        dtype = state_dtype(p)
+        if dtype == p.dtype or not saved:
             continue
         for key, value in saved.items():
-            if isinstance(value, Tensor) and value.is_floating_point() and key != "step":
-                optimizer.state[p][key] = value.to(device=p.device, dtype=torch.float32, copy=True)
+            if (
+                isinstance(value, Tensor)
+                and (value.is_floating_point() or value.is_complex())
+                and key != "step"
+            ):
+                optimizer.state[p][key] = value.to(device=p.device, dtype=dtype, copy=True)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from itertools import chain
 from typing import Any
 
 import torch
@@ -26,7 +25,7 @@ from optarena.core.paper import PaperRef
 from optarena.core.searchspace import Param, SearchSpace
 from optarena.core.spec import MethodSpec
 from optarena.optim import _fused
-from optarena.optim._state import as_real, state_dtype
+from optarena.optim._state import as_real, keep_fp32_state, state_dtype
 
 __all__ = ["ADABELIEF", "AdaBelief", "adabelief", "make_adabelief"]
 
@@ -172,13 +171,7 @@ class AdaBelief(torch.optim.Optimizer):
         """torch.optim's loader, except that bf16/fp16 parameters keep their float32 state (torch
         would cast it to the parameter's dtype)."""
         super().load_state_dict(state_dict)
-        saved = chain.from_iterable(g["params"] for g in state_dict["param_groups"])
-        params = chain.from_iterable(g["params"] for g in self.param_groups)
-        for pid, p in zip(saved, params, strict=True):
-            if state_dtype(p) != p.dtype and pid in state_dict["state"]:
-                for k, v in state_dict["state"][pid].items():
-                    if k != "step" and isinstance(v, Tensor):
-                        self.state[p][k] = v.to(device=p.device, dtype=state_dtype(p), copy=True)
+        keep_fp32_state(self, state_dict)
 
     def _init_group(
         self, group: dict[str, Any], todo: Iterable[Tensor], lists: dict[str, list[Tensor]]
