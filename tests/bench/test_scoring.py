@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+import scipy.stats
 
 from optarena.bench.scoring import (
     WorkloadInfo,
@@ -16,6 +17,7 @@ from optarena.bench.scoring import (
     performance_ratios,
     score_trials,
     time_to_target,
+    variant_rank_change,
 )
 from optarena.core.types import Budget, EvalPoint, TrialResult, TrialSpec, TrialStatus
 
@@ -258,6 +260,44 @@ def test_variant_gate() -> None:
     assert on.ratios["quad"]["d"] == 1.0  # d is now the fastest on quad
     assert on.score["d"] == 1.0 and off.score["d"] < 1.0
     assert off.score["b"] == 1.0 and on.score["b"] == pytest.approx(0.5)
+
+
+def test_variant_ranks_report_the_rank_changes() -> None:
+    wl = {**WL, "quad-tanh": WorkloadInfo("quad-tanh", "loss", "min", TARGET, variant_of="quad")}
+    table = {
+        "quad": {"a": 10.0, "b": 5.0, "c": 8.0, "d": 9.0},
+        "quad-tanh": {"a": 10.0, "b": 50.0, "c": INF, "d": 40.0},
+        "logreg": {"a": 3.0, "b": 3.0, "c": 3.0, "d": 3.0},
+    }
+    rs = score_trials(suite(table), wl, n_bootstrap=0).rulesets["external"]
+    vr = rs.variant_ranks()["quad-tanh"]  # ranked on the ungated times
+    assert vr.base == "quad" and vr.ranks_base == {"b": 1, "c": 2, "d": 3, "a": 4}
+    assert vr.ranks_variant == {"a": 1, "d": 2, "b": 3, "c": 4}
+    assert vr.top_changed and vr.moved == ["a", "b", "c", "d"]  # |-3|, +2, +2, -1
+    # of the 6 pairs only (b, c) keeps its order: (1 - 5) / 6; scipy.stats.kendalltau agrees
+    assert vr.tau == pytest.approx(-2 / 3)
+    text = score_trials(suite(table), wl, n_bootstrap=0).format_table()
+    assert "held-out variant quad-tanh" in text and "Kendall tau -0.667" in text
+    d = json.loads(json.dumps(score_trials(suite(table), wl, n_bootstrap=0).to_dict(), allow_nan=False))
+    assert d["rulesets"]["external"]["variant_ranks"]["quad-tanh"]["moved"] == ["a", "b", "c", "d"]
+
+
+def test_variant_rank_change_ties_misses_and_same_order() -> None:
+    same = variant_rank_change({"a": 1.0, "b": 2.0}, {"a": 3.0, "b": 4.0}, "w", "v", ["a", "b"])
+    assert same.tau == 1.0 and not same.moved and not same.top_changed
+    misses = variant_rank_change({"a": 1.0, "b": 2.0, "c": INF}, {"a": INF, "b": INF}, "w", "v", "abc")
+    assert misses.ranks_variant == {"a": 2.0, "b": 2.0, "c": 2.0}  # a missing method counts as a miss
+    assert math.isnan(misses.tau) and misses.top_changed
+    with pytest.raises(ValueError, match="NaN time"):
+        variant_rank_change({"a": math.nan}, {"a": 1.0}, "w", "v", ["a"])
+    ties = variant_rank_change(
+        dict(zip("abcd", [1, 1, 2, 3], strict=True)),
+        dict(zip("abcd", [1, 2, 2, 3], strict=True)),
+        "w",
+        "v",
+        "abcd",
+    )
+    assert ties.tau == pytest.approx(scipy.stats.kendalltau([1, 1, 2, 3], [1, 2, 2, 3]).statistic)
 
 
 def test_geomean_speedup_counts_a_miss_as_budget_plus_one() -> None:

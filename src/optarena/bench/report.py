@@ -183,6 +183,28 @@ def _section_scores(ctx: _Ctx) -> str:
             )
         out.append(f'<table class="scores">{"".join(rows)}</table>')
         out.append(_ttt_table(ctx, name, rs))
+        out.append(_variant_ranks(rs))
+    return "".join(out)
+
+
+def _variant_ranks(rs: RulesetScores) -> str:
+    """Per held-out variant: the methods' ranks on the base workload and on the variant."""
+    out = []
+    for v, vr in rs.variant_ranks().items():
+        tau = "undefined (all tied)" if math.isnan(vr.tau) else f"{vr.tau:.3f}"
+        out.append(
+            f'<p class="note">Ranks on <b>{esc(vr.base)}</b> and on its held-out variant <b>{esc(v)}</b> '
+            f"(1 = fastest by median time to target before the gate; misses tie last). Kendall τ-b = {tau}; "
+            f"the fastest method {'changes' if vr.top_changed else 'stays the same'}.</p>"
+        )
+        rows = [f'<tr><th class="name">method</th><th>{esc(vr.base)}</th><th>{esc(v)}</th><th>move</th></tr>']
+        for m in sorted(rs.methods, key=lambda m: (vr.ranks_base[m], m)):
+            d = vr.ranks_variant[m] - vr.ranks_base[m]
+            rows.append(
+                f'<tr data-method="{esc(m)}"><td class="name">{esc(m)}</td><td>{vr.ranks_base[m]:g}</td>'
+                f"<td>{vr.ranks_variant[m]:g}</td><td>{f'{d:+g}' if d else '='}</td></tr>"
+            )
+        out.append(f'<table class="ranks" data-variant="{esc(v)}">{"".join(rows)}</table>')
     return "".join(out)
 
 

@@ -271,6 +271,14 @@ class RulesetScores:
         """Scored workloads followed by the variants."""
         return self.workloads + sorted(self.variants)
 
+    def variant_ranks(self) -> dict[str, VariantRanks]:
+        """Per held-out variant present with its base workload: how the methods' ranking moves."""
+        return {
+            v: variant_rank_change(self.raw_time[base], self.raw_time[v], base, v, self.methods)
+            for v, base in sorted(self.variants.items())
+            if base in self.raw_time and v in self.raw_time
+        }
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "ruleset": self.ruleset,
@@ -300,7 +308,106 @@ class RulesetScores:
             "taus": _jsonify(self.taus),
             "profile": _jsonify(self.profile),
             "geomean_speedup": _jsonify(self.geomean_speedup),
+            "variant_ranks": {v: r.to_dict() for v, r in self.variant_ranks().items()},
         }
+
+
+@dataclass(frozen=True)
+class VariantRanks:
+    """The methods' ranks by median time-to-target (before the variant gate) on a base workload and on
+    its held-out variant. Rank 1 = fastest; methods that miss share the last rank (ties share the mean
+    rank). ``tau`` is Kendall's tau-b between the two time vectors (misses tied last); 1 = same order,
+    NaN when either ranking is all ties (nothing to compare)."""
+
+    base: str
+    variant: str
+    ranks_base: dict[str, float]
+    ranks_variant: dict[str, float]
+    tau: float
+
+    @property
+    def moved(self) -> list[str]:
+        """Methods whose rank differs between the base and the variant, largest move first."""
+        d = {m: self.ranks_variant[m] - self.ranks_base[m] for m in self.ranks_base}
+        return sorted((m for m in d if d[m] != 0), key=lambda m: (-abs(d[m]), m))
+
+    @property
+    def top_changed(self) -> bool:
+        """True when the fastest method(s) on the base and on the variant differ."""
+        best_b = {m for m, r in self.ranks_base.items() if r == min(self.ranks_base.values())}
+        best_v = {m for m, r in self.ranks_variant.items() if r == min(self.ranks_variant.values())}
+        return best_b != best_v
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "base": self.base,
+            "variant": self.variant,
+            "ranks_base": dict(self.ranks_base),
+            "ranks_variant": dict(self.ranks_variant),
+            "tau": _num(self.tau),
+            "moved": self.moved,
+            "top_changed": self.top_changed,
+        }
+
+
+def _ranks(times: Sequence[float]) -> list[float]:
+    """Ranks (1 = smallest), ties sharing their mean rank; ``inf`` ties last."""
+    order = sorted(range(len(times)), key=lambda i: times[i])
+    ranks = [0.0] * len(times)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and times[order[j + 1]] == times[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+def _kendall_tau_b(a: Sequence[float], b: Sequence[float]) -> float:
+    """Kendall's tau-b (ties in either vector excluded from the pair counts as in tau-b); NaN if undefined."""
+    conc = disc = ties_a = ties_b = 0
+    n = len(a)
+    for i in range(n):
+        for j in range(i + 1, n):
+            da = (a[i] > a[j]) - (a[i] < a[j])
+            db = (b[i] > b[j]) - (b[i] < b[j])
+            if da == 0 and db == 0:
+                continue
+            if da == 0:
+                ties_a += 1
+            elif db == 0:
+                ties_b += 1
+            elif da == db:
+                conc += 1
+            else:
+                disc += 1
+    denom = math.sqrt((conc + disc + ties_a) * (conc + disc + ties_b))
+    return (conc - disc) / denom if denom > 0 else math.nan
+
+
+def variant_rank_change(
+    base_times: Mapping[str, float],
+    variant_times: Mapping[str, float],
+    base: str,
+    variant: str,
+    methods: Sequence[str],
+) -> VariantRanks:
+    """Ranks of ``methods`` by time on ``base`` and ``variant`` (``inf`` = miss, tied last), and the
+    Kendall tau-b between the two; a method without a time counts as a miss."""
+    ms = list(methods)
+    a = [float(base_times.get(m, math.inf)) for m in ms]
+    b = [float(variant_times.get(m, math.inf)) for m in ms]
+    if any(math.isnan(x) for x in a + b):
+        raise ValueError(f"NaN time in the ranking of {base!r} vs {variant!r}")
+    return VariantRanks(
+        base=base,
+        variant=variant,
+        ranks_base=dict(zip(ms, _ranks(a), strict=True)),
+        ranks_variant=dict(zip(ms, _ranks(b), strict=True)),
+        tau=_kendall_tau_b(a, b),
+    )
 
 
 @dataclass
@@ -387,6 +494,18 @@ class SuiteScores:
                 rows.append(row)
             out.append(_text_table(rows))
             out.append("")
+            for v, vr in rs.variant_ranks().items():
+                tau = "undefined (all tied)" if math.isnan(vr.tau) else f"{vr.tau:.3f}"
+                out.append(
+                    f"ranks on {vr.base} -> held-out variant {v} (1 = fastest; misses tie last): "
+                    f"Kendall tau {tau}; fastest {'changes' if vr.top_changed else 'unchanged'}"
+                )
+                rows = [["method", vr.base, v, "move"]]
+                for m in sorted(rs.methods, key=lambda m: (vr.ranks_base[m], m)):
+                    d = vr.ranks_variant[m] - vr.ranks_base[m]
+                    rows.append([m, _g(vr.ranks_base[m]), _g(vr.ranks_variant[m]), f"{d:+g}" if d else "="])
+                out.append(_text_table(rows))
+                out.append("")
         return "\n".join(out).rstrip() + "\n"
 
 

@@ -378,7 +378,15 @@ PyObject* step_state(PyObject*, PyObject* args) {
   static PyObject* step_key = PyUnicode_InternFromString("step");
   try {
     std::vector<Item> items;
-    std::vector<PyObject*> taken_params, taken_states;  // borrowed: alive in ``params`` and ``state``
+    // What pass 2 needs, kept from pass 1 so that it looks nothing up again: the parameter (its
+    // version counter), the step's float (tensor counters) or the state dict (int counters, else null).
+    struct Taken {
+      c10::TensorImpl* p;
+      float* step;
+      PyObject* st;
+    };
+    std::vector<Taken> taken;
+    items.reserve(PyList_GET_SIZE(params)), taken.reserve(PyList_GET_SIZE(params));
     PyObject* left = PyList_New(0);
     if (left == nullptr) return nullptr;
     // state is usually filled in parameter order: walk it alongside the list, look up on a mismatch.
@@ -402,11 +410,15 @@ PyObject* step_state(PyObject*, PyObject* args) {
         }
       }
       Item it;
-      if (st != nullptr && PyDict_Check(st) && valid_step(PyDict_GetItemWithError(st, step_key))) {
+      PyObject* step = (st != nullptr && PyDict_Check(st)) ? PyDict_GetItemWithError(st, step_key) : nullptr;
+      if (step != nullptr && valid_step(step)) {
         const at::Tensor* s[3] = {nullptr, nullptr, nullptr};
         for (int j = 0; j < k; ++j) s[j] = tensor_of(PyDict_GetItemWithError(st, PyTuple_GET_ITEM(keys, j)));
         if (make_item(h, *p, p->unsafeGetTensorImpl()->grad(), s, it)) {
-          items.push_back(it), taken_params.push_back(po), taken_states.push_back(st);
+          const bool is_int = PyLong_CheckExact(step);
+          items.push_back(it);
+          taken.push_back({p->unsafeGetTensorImpl(), is_int ? nullptr : THPVariable_Unpack(step).data_ptr<float>(),
+                           is_int ? st : nullptr});
           continue;
         }
       }
@@ -416,22 +428,20 @@ PyObject* step_state(PyObject*, PyObject* args) {
       }
     }
     for (size_t j = 0; j < items.size(); ++j) {  // all checks passed: count the step, then update
-      PyObject* o = PyDict_GetItem(taken_states[j], step_key);
-      if (PyLong_CheckExact(o)) {
-        const long long t = PyLong_AsLongLong(o) + 1;
+      if (taken[j].step != nullptr) {
+        items[j].step = (*taken[j].step += 1.0f);
+      } else {
+        PyObject* st = taken[j].st;
+        const long long t = PyLong_AsLongLong(PyDict_GetItem(st, step_key)) + 1;
         PyObject* next = PyLong_FromLongLong(t);
-        if (next == nullptr || PyDict_SetItem(taken_states[j], step_key, next) < 0) {
+        if (next == nullptr || PyDict_SetItem(st, step_key, next) < 0) {
           Py_XDECREF(next), Py_DECREF(left);
           return nullptr;  // only after an allocation failure: earlier steps were counted
         }
         Py_DECREF(next);
         items[j].step = static_cast<double>(t);
-      } else {
-        float* t = THPVariable_Unpack(o).data_ptr<float>();
-        *t += 1.0f;
-        items[j].step = *t;
       }
-      bump(THPVariable_Unpack(taken_params[j]));
+      taken[j].p->bump_version();
     }
     execute(h, items);
     return left;
