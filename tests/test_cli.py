@@ -44,6 +44,13 @@ def test_run_status_score_report_export_end_to_end(tmp_path):
     assert "done" in run("status", str(db), check=True).stdout
     score = json.loads(run("score", str(db), "--json", check=True).stdout)
     assert score
+    readme = tmp_path / "README.md"
+    readme.write_text("# Title\n\nintro\n")
+    for _ in range(2):  # regenerated in place, never duplicated
+        run("score", str(db), "--readme", str(readme), check=True)
+    body = readme.read_text()
+    assert body.startswith("# Title\n\nintro\n") and body.count("<!-- scores:begin e2e") == 1
+    assert body.count("<!-- scores:end e2e -->") == 1 and "| toy-sgd |" in body and "| lbfgs |" in body
     out = tmp_path / "r.html"
     assert str(out) in run("report", str(db), "-o", str(out), check=True).stdout and out.stat().st_size > 1000
     for fmt in ("csv", "parquet"):

@@ -71,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
         if name == "score":
             p.add_argument("--json", action="store_true", help="print the scores as JSON")
             p.add_argument("--baseline", help="method for the geometric-mean speedup")
+            p.add_argument("--readme", help="also write the scores into this markdown file's generated block")
 
     p = sub.add_parser("report", parents=[quiet], help="write one self-contained HTML report")
     p.add_argument("store", help="results file or suite name")
@@ -238,9 +239,28 @@ def _suite_baseline(store) -> str | None:
 def cmd_score(args: argparse.Namespace) -> int:
     import json
 
-    store, scores, _trials, _infos = _load_scores(_store_path(args.store), args.baseline)
+    path = _store_path(args.store)
+    store, scores, _trials, _infos = _load_scores(path, args.baseline)
+    runs = store.runs()
+    meta = store.meta()
     store.close()
     print(json.dumps(scores.to_dict(), indent=2) if args.json else scores.format_table())
+    if args.readme:
+        import time
+
+        from optarena.bench.readme_block import replace_block
+        from optarena.bench.scoring import format_markdown, score_markers
+
+        suite = meta.get("suite_name") or path.stem
+        last = runs[-1] if runs else {}
+        started = last.get("started")
+        day = time.strftime("%Y-%m-%d", time.gmtime(float(started))) if started else "date unknown"
+        cpu = last.get("cpu") or "unknown CPU"
+        stamp = f"trials run up to {day} on {last.get('hostname') or 'unknown host'} ({cpu}, {last.get('cpu_count', '?')} cores)"
+        replace_block(
+            args.readme, *score_markers(suite), format_markdown(scores, suite, stamp), f"### Scores: {suite}"
+        )
+        print(f"wrote the scores of {suite} into {args.readme}")
     return 0
 
 

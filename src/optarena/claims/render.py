@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 import platform
-import re
 import textwrap
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from optarena.bench.plots import Figure, esc, fmt_num, linear_ticks, log_ticks
+from optarena.bench.readme_block import replace_block
 from optarena.claims.engine import ClaimResult
 from optarena.claims.spec import ClaimSpec
 from optarena.claims.stats import RuleOutcome
@@ -191,11 +191,4 @@ def readme_table(results: Sequence[ClaimResult], machine: str, missing: Sequence
 
 def update_readme(path: str | Path, table: str) -> None:
     """Replace the generated block of ``path`` (between the markers), or append it under a heading."""
-    path = Path(path)
-    body = path.read_text(encoding="utf-8")
-    pattern = re.compile(re.escape(README_BEGIN) + r".*?" + re.escape(README_END), re.S)
-    if pattern.search(body):
-        body = pattern.sub(lambda _: table, body)
-    else:
-        body = body.rstrip("\n") + "\n\n## What reproduces\n\n" + table + "\n"
-    path.write_text(body, encoding="utf-8")
+    replace_block(path, README_BEGIN, README_END, table, "## What reproduces")
