@@ -22,8 +22,18 @@ __all__ = ["FAMILIES", "MethodSpec", "load_object"]
 #: - "bilevel": ``factory(hparams) -> solve(problem, budget) -> OptimizeResult`` (optarena.solvers.bilevel).
 #: - "blackbox": ``factory(hparams) -> solve(fun, bounds, budget, seed) -> OptimizeResult``.
 #: - "preference": a preference-optimization loss (optarena.preference).
+#: - "selection": inference-time selection and code-efficiency estimators (optarena.selection; claims only).
 #: - "science": a method of the scientific and combinatorial family (optarena.science).
-FAMILIES = ("torch-optimizer", "minimizer", "constrained", "bilevel", "blackbox", "preference", "science")
+FAMILIES = (
+    "torch-optimizer",
+    "minimizer",
+    "constrained",
+    "bilevel",
+    "blackbox",
+    "preference",
+    "selection",
+    "science",
+)
 
 Status = Literal["experimental", "stable"]
 
