@@ -288,6 +288,13 @@ _BUILTIN_METHODS = [
         "Implicit-gradient bilevel baseline (CG hypergradient with Hessian-vector products)",
     ),
     Entry(
+        "sso",
+        "method",
+        "optarena.solvers.surrogate:SSO_SPEC",
+        "minimizer",
+        "Target-based surrogates: m Armijo-SGD steps on a target-space surrogate per expensive gradient",
+    ),
+    Entry(
         "l2r-tsallis-inf",
         "method",
         "optarena.solvers.relax:TSALLIS_INF_SPEC",
@@ -432,6 +439,28 @@ _BUILTIN_WORKLOADS = [
         f"{_W}.blackbox:Hartmann6Workload",
         "workload",
         "Hartmann6 on [0, 1]^6, 100 evaluations, simple regret",
+    ),
+    Entry(
+        "lvhba-toy",
+        "workload",
+        f"{_W}.bilevel:LVHBAToyWorkload",
+        "workload",
+        "LV-HBA's coupled-constraint toy: x in R^100, y in R^200, known solution, relative error of x",
+    ),
+    Entry(
+        "ridge-tuning",
+        "workload",
+        f"{_W}.bilevel:RidgeTuningWorkload",
+        "workload",
+        "ridge-penalty tuning on a validation split (x = log lambda), known solution, |x - x*|",
+    ),
+    Entry(
+        "logreg-target",
+        "workload",
+        f"{_W}.target:LogRegTargetWorkload",
+        "workload",
+        "logistic regression on make_classification (n=1000, d=20) through its targets (for SSO), "
+        "loss gap vs expensive gradients",
     ),
 ]
 

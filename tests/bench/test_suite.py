@@ -84,6 +84,24 @@ def test_incompatible_pairs_are_skipped_with_a_note():
     assert any("lbfgs on charlm" in n for n in notes)
 
 
+def test_pairs_refused_by_a_capability_are_skipped_with_a_note():
+    suite = suite_from_mapping(
+        {
+            "name": "t",
+            "workloads": ["lvhba-toy", "ridge-tuning", "logreg", "logreg-target"],
+            "methods": ["bilevel-penalty", "sso"],
+            "rulesets": ["self-tuning"],
+        }
+    )
+    specs, notes = expand(suite)
+    assert {(s.method, s.workload) for s in specs} == {
+        ("bilevel-penalty", "ridge-tuning"),
+        ("sso", "logreg-target"),
+    }
+    assert any("bilevel-penalty on lvhba-toy" in n and "lower-constraints" in n for n in notes)
+    assert any("sso on logreg:" in n and "target-space" in n for n in notes)
+
+
 def test_cli_overrides_mirror_keys():
     suite = suite_from_mapping({"name": "t", "workloads": ["toy-quad"], "methods": ["toy-sgd"]})
     s2 = suite.with_options(studies=2, trials=1, **{"max-steps": 7})

@@ -1,7 +1,10 @@
 """One adapter per method family: the loop that drives a method on a workload's problem.
 
 A method never imports the harness; the harness reaches methods only through the registry and these
-adapters. Later families (constrained, bilevel, black-box solvers) add an adapter here.
+adapters. Which method may run on which workload: the method's family must be one of the workload's
+``interfaces``; a workload may also list in ``requires`` capabilities a method must have (the bilevel toy
+needs ``lower-constraints``), and a method capability in :data:`WORKLOAD_FEATURES` (``target-space``)
+needs a workload that lists it in ``provides``. :func:`check_compatible` raises IncompatibleError otherwise.
 """
 
 from __future__ import annotations
@@ -16,12 +19,21 @@ from optarena.workloads.base import Workload
 
 __all__ = [
     "ADAPTERS",
+    "WORKLOAD_FEATURES",
     "check_compatible",
+    "run_bilevel",
     "run_blackbox",
     "run_constrained",
     "run_minimizer",
+    "run_target",
     "run_torch_optimizer",
 ]
+
+#: Method capabilities that need more from a workload than its family's interface: the workload must
+#: list the capability in its ``provides`` (feature -> what the workload's problem must offer).
+WORKLOAD_FEATURES: dict[str, str] = {
+    "target-space": "a TargetProblem (model outputs and a loss on them, optarena.solvers.surrogate)",
+}
 
 
 def run_torch_optimizer(
@@ -62,7 +74,11 @@ def run_minimizer(
     """Full-batch minimizers (scipy style): one harness step = one solver iteration (callback call).
 
     The clock runs for the whole solver call and pauses inside the callback (eval and bookkeeping).
+    Methods with the ``target-space`` capability go to :func:`run_target`.
     """
+    if "target-space" in spec.capabilities:
+        run_target(problem, spec, hparams, workload, rec)
+        return
     run = spec.load_factory()(hparams)
     x_now = [problem.x0]
     rec.set_evaluator(lambda: problem.evaluate_x(x_now[0]))
@@ -113,17 +129,73 @@ def run_blackbox(
     rec.clock.total = min(problem.log[-1][0] if problem.log else 0.0, rec.budget.max_time)
 
 
+def run_target(
+    problem: Any, spec: MethodSpec, hparams: Mapping[str, Any], workload: Workload, rec: Recorder
+) -> None:
+    """Target-space minimizers (SSO, Lavington et al. 2023): one run of ``max_steps`` expensive
+    gradients (``dl/dz`` calls; default ``step_hint``) on the workload's TargetProblem, which logs every
+    full-loss evaluation the method makes for its history. The curve: the start point, then that log
+    replayed, at step = expensive gradients so far and time = the method's wall time with those
+    evaluations taken out (the problem's clock). The run takes no time limit: points past
+    ``max_time`` are dropped."""
+    run = spec.load_factory()(hparams)
+    steps = int(rec.budget.max_steps or workload.step_hint)
+    rec.replay(0, 0.0, problem.evaluate())
+    problem.start()
+    run(problem, None, steps)
+    elapsed = problem.elapsed()
+    for step, t, metrics in problem.curve():
+        if step > 0:
+            rec.replay(step, t, metrics)
+    rec.clock.total = min(elapsed, rec.budget.max_time)
+
+
+def run_bilevel(
+    problem: Any, spec: MethodSpec, hparams: Mapping[str, Any], workload: Workload, rec: Recorder
+) -> None:
+    """Bilevel methods: one call of ``max_steps`` outer iterations (default ``step_hint``) that logs its
+    own history; the curve is the start point, then that history replayed: the workload's error against
+    its known solution, against the outer iteration (the harness step) and the solver's clock, with the
+    oracle counters in every point (``ngrad_f``, lower-level gradient evaluations, is the family's cost
+    unit). The solvers take no time limit: points past ``max_time`` are dropped. Iterates that turn NaN
+    or inf end the run (the solver stops) and mark the trial diverged."""
+    solve = spec.load_factory()(hparams)
+    iterations = int(rec.budget.max_steps or workload.step_hint)
+    rec.replay(0, 0.0, problem.evaluate())
+    result = solve(problem.problem, iterations)
+    for row in result.history:
+        rec.replay(int(row["nit"]), float(row["time"]), problem.metrics(row))
+    if result.get("status") == 3 and not rec.stopped:  # solve_bilevel: iterates became NaN or inf
+        rec.diverged = rec.stopped = True
+    rec.clock.total = min(float(result.time), rec.budget.max_time)
+
+
 ADAPTERS: dict[str, Callable[..., None]] = {
     "torch-optimizer": run_torch_optimizer,
     "minimizer": run_minimizer,
     "constrained": run_constrained,
     "blackbox": run_blackbox,
+    "bilevel": run_bilevel,
 }
 
 
 def check_compatible(spec: MethodSpec, workload: Workload) -> None:
+    """Raise IncompatibleError, naming what is missing, when ``spec`` cannot run on ``workload``."""
     if spec.family not in workload.interfaces:
         raise IncompatibleError(
             f"method {spec.name!r} (family {spec.family}) cannot run on workload {workload.id!r}, "
             f"which hosts only: {', '.join(sorted(workload.interfaces))}"
+        )
+    provides = frozenset(getattr(workload, "provides", frozenset()))
+    lacking = sorted((spec.capabilities & WORKLOAD_FEATURES.keys()) - provides)
+    if lacking:
+        needs = "; ".join(f"{f!r} ({WORKLOAD_FEATURES[f]})" for f in lacking)
+        raise IncompatibleError(
+            f"method {spec.name!r} needs a workload that provides {needs}; workload {workload.id!r} does not"
+        )
+    missing = frozenset(getattr(workload, "requires", frozenset())) - spec.capabilities
+    if missing:
+        raise IncompatibleError(
+            f"workload {workload.id!r} needs a method with capabilities {sorted(missing)}; method "
+            f"{spec.name!r} has {sorted(spec.capabilities) or 'none'}"
         )

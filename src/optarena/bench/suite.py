@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from optarena import registry
+from optarena.bench.adapters import check_compatible
 from optarena.bench.rulesets import RULESETS, Ruleset
 from optarena.core.errors import HyperparameterError, IncompatibleError, SuiteError, UnknownNameError
 from optarena.core.types import Budget, TrialSpec, canonical_json
@@ -255,13 +256,12 @@ def expand(suite: Suite) -> tuple[list[TrialSpec], list[str]]:
             )
             for m in suite.methods:
                 method = registry.resolve_method(m)
-                if method.family not in workload.interfaces:
-                    note = IncompatibleError(
-                        f"skipped {m} on {w}: method family {method.family!r} is not hosted by {w} "
-                        f"({', '.join(sorted(workload.interfaces))}); scored as a miss"
-                    )
-                    if str(note) not in notes:
-                        notes.append(str(note))
+                try:
+                    check_compatible(method, workload)
+                except IncompatibleError as err:
+                    note = f"skipped {m} on {w}: {err}; scored as a miss"
+                    if note not in notes:
+                        notes.append(note)
                     continue
                 for s in range(ruleset.studies):
                     for t in range(ruleset.trials):

@@ -182,11 +182,79 @@ def check_blackbox_interface(w: Workload) -> None:
     assert all(b <= a for a, b in itertools.pairwise(regrets)), "best-so-far must not rise"
 
 
+def check_bilevel_interface(w: Workload) -> None:
+    """A bilevel workload builds a valid problem with a known solution, the same one for the same seed;
+    the known y* solves the lower level at x* (gap recomputed by an accurate solve); a logged row
+    becomes metrics with the workload's metric and the oracle counters; its ``requires`` is a set of
+    capability names."""
+    import torch
+
+    from optarena.solvers.bilevel._lower import lower_gap
+    from optarena.solvers.bilevel._problem import BilevelProblem
+
+    a, b = w.build(3), w.build(3)
+    p = a.problem
+    assert isinstance(p, BilevelProblem), (
+        f"a bilevel workload builds a BilevelProblem, got {type(p).__name__}"
+    )
+    assert p.x_star is not None and p.y_star is not None, "a bilevel workload needs a known solution (x*, y*)"
+    assert torch.equal(p.x0, b.problem.x0) and torch.equal(p.y0, b.problem.y0), "same seed, same start"
+    assert torch.equal(p.x_star, b.problem.x_star), "the same seed must give the same solution"
+    with torch.no_grad():
+        assert float(p.call("F", p.x0, p.y0, None)) == float(b.problem.call("F", p.x0, p.y0, None))
+    gap, lower_fun, viol = lower_gap(p, p.x_star, p.y_star)
+    assert abs(gap) <= 1e-6 * max(1.0, abs(lower_fun)) and viol <= 1e-6, (
+        f"y* is not a lower-level solution at x*: gap {gap:.3g}, violation {viol:.3g}"
+    )
+    row = {"nit": 1.0, "time": 0.0, "fun": 1.0, "x_error": 0.5, "y_error": 0.5, "ngrad_f": 3.0}
+    metrics = a.metrics(row)
+    assert w.metric in metrics and all(isinstance(v, float) for v in metrics.values())
+    assert metrics["ngrad_f"] == 3.0, "the lower-level gradient count (the cost unit) goes into the metrics"
+    requires = getattr(w, "requires", frozenset())
+    assert isinstance(requires, frozenset) and all(isinstance(c, str) for c in requires), requires
+
+
+def check_target_interface(w: Workload) -> None:
+    """A target-space workload builds a TargetProblem from the seed (same seed, same data and start;
+    another seed, other data) without the global RNGs; its log records a full-loss evaluation at the
+    expensive gradients spent so far, with the workload's metric, and leaves evaluations off its clock."""
+    import numpy as np
+    import torch
+
+    from optarena.solvers.surrogate import TargetProblem
+
+    states = (torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate())
+    a, b, c = w.build(3), w.build(3), w.build(4)
+    assert isinstance(a, TargetProblem), f"a target-space workload builds a TargetProblem, got {type(a)}"
+    assert torch.equal(a.X, b.X) and torch.equal(a.labels, b.labels) and torch.equal(a.theta0, b.theta0)
+    assert not (torch.equal(a.X, c.X) and torch.equal(a.theta0, c.theta0)), (
+        "another seed must change the data"
+    )
+    a.start()
+    idx = torch.arange(5)
+    a.target_grad(a.model(a.theta0, a.X[idx]), idx)
+    a.full_loss(a.theta0)
+    a.full_loss(a.theta0)
+    curve = a.curve()
+    assert [step for step, _, _ in curve] == [1], f"one point per expensive-gradient count, got {curve}"
+    assert (
+        w.metric in curve[0][2] and curve[0][2]["expensive_grads"] == 1.0 and curve[0][2]["examples"] == 5.0
+    )
+    assert 0.0 <= curve[0][1] <= a.elapsed()
+    assert torch.equal(torch.get_rng_state(), states[0]), "build/run used torch's global RNG"
+    assert (np.random.get_state()[1] == states[1]).all(), "build/run used numpy's global RNG"
+    assert random.getstate() == states[2], "build/run used Python's global RNG"
+
+
 def workload_checks(workload: Workload) -> list[WorkloadCheck]:
-    """The checks that apply to ``workload``, chosen by the interfaces it declares. Training problems
-    (torch-optimizer, minimizer) draw data and initial points from the seed; constrained test problems
-    may be fixed, so they get their own determinism check."""
-    training = bool({"torch-optimizer", "minimizer"} & set(workload.interfaces))
+    """The checks that apply to ``workload``, chosen by the interfaces it declares (and the features it
+    ``provides``). Training problems (torch-optimizer, minimizer) draw data and initial points from the
+    seed; constrained and bilevel test problems may be fixed, and target-space problems are not torch
+    training problems, so they get their own determinism checks."""
+    provides = frozenset(getattr(workload, "provides", frozenset()))
+    training = "torch-optimizer" in workload.interfaces or (
+        "minimizer" in workload.interfaces and "target-space" not in provides
+    )
     fns: list[Callable[[Workload], None]] = [check_attributes]
     if training:
         fns += [check_build_is_deterministic, check_leaves_global_rng_alone]
@@ -201,4 +269,8 @@ def workload_checks(workload: Workload) -> list[WorkloadCheck]:
         fns.append(check_constrained_interface)
     if "blackbox" in workload.interfaces:
         fns.append(check_blackbox_interface)
+    if "bilevel" in workload.interfaces:
+        fns.append(check_bilevel_interface)
+    if "target-space" in provides:
+        fns.append(check_target_interface)
     return [WorkloadCheck(fn.__name__.removeprefix("check_"), workload, fn) for fn in fns]
