@@ -96,6 +96,15 @@ def test_step_and_time_budgets_are_respected():
     assert quick.curve[-1].step < 400
 
 
+def test_the_solver_itself_stops_at_the_time_limit():
+    from optarena.registry import resolve_method, resolve_workload
+
+    solve = resolve_method("lv-hba").load_factory()(dict(resolve_method("lv-hba").defaults))
+    problem = resolve_workload("lvhba-toy").build(0).problem
+    res = solve(problem, 100_000, max_time=0.2)
+    assert res.nit < 100_000 and res.message == "stopped by the callback" and res.time < 5.0
+
+
 @pytest.mark.parametrize("method", ["bilevel-penalty", "implicit-cg"])
 def test_methods_without_lower_constraints_are_refused_on_the_toy(method):
     spec, toy = resolve_method(method), resolve_workload("lvhba-toy")

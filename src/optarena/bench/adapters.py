@@ -157,12 +157,12 @@ def run_bilevel(
     own history; the curve is the start point, then that history replayed: the workload's error against
     its known solution, against the outer iteration (the harness step) and the solver's clock, with the
     oracle counters in every point (``ngrad_f``, lower-level gradient evaluations, is the family's cost
-    unit). The solvers take no time limit: points past ``max_time`` are dropped. Iterates that turn NaN
+    unit). The solver stops once ``max_time`` has passed (points past it are dropped). Iterates that turn NaN
     or inf end the run (the solver stops) and mark the trial diverged."""
     solve = spec.load_factory()(hparams)
     iterations = int(rec.budget.max_steps or workload.step_hint)
     rec.replay(0, 0.0, problem.evaluate())
-    result = solve(problem.problem, iterations)
+    result = solve(problem.problem, iterations, max_time=rec.budget.max_time)
     for row in result.history:
         rec.replay(int(row["nit"]), float(row["time"]), problem.metrics(row))
     if result.get("status") == 3 and not rec.stopped:  # solve_bilevel: iterates became NaN or inf
