@@ -309,6 +309,13 @@ _BUILTIN_METHODS = [
         "contextual Tsallis-INF (binned diagonal shift) over SOR's omega",
     ),
     Entry(
+        "l2r-chebcb",
+        "method",
+        "optarena.solvers.relax:CHEB_CB_SPEC",
+        "science",
+        "ChebCB: SquareCB with per-arm Chebyshev regression on the diagonal shift, over SOR's omega",
+    ),
+    Entry(
         "reinforce",
         "method",
         "optarena.solvers.policy_gradient:REINFORCE_SPEC",

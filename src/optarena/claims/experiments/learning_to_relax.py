@@ -2,7 +2,8 @@
 
 One seed draws a high-variance and a low-variance sequence of T shifted-Laplacian systems, caches the SOR
 iteration counts on the 20-value omega grid (plus Young's per-instance omega), and plays Tsallis-INF and
-contextual Tsallis-INF (context = the shift) through the cached table.
+contextual Tsallis-INF (context = the shift) through the cached table, and (claim version 2) ChebCB, the
+paper's contextual bandit (SquareCB over per-arm Chebyshev regressions of the cost on the shift).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 
 from optarena.solvers.relax import (
     DEFAULT_GRID,
+    ChebCB,
     TsallisINF,
     TsallisINFCB,
     cost_table,
@@ -40,6 +42,9 @@ def measure(
         gs = table.costs[:, int(np.argmin(np.abs(DEFAULT_GRID - 1.0)))]  # Gauss-Seidel
         tinf = run_sequence(TsallisINF(DEFAULT_GRID, seed=seed), seq, table).costs
         cb = run_sequence(TsallisINFCB(DEFAULT_GRID, seed=seed), seq, table, contextual=True).costs
+        start = time.perf_counter()
+        cheb = run_sequence(ChebCB(DEFAULT_GRID, seed=seed), seq, table, contextual=True).costs
+        out[f"{setting}_chebcb_seconds"] = time.perf_counter() - start
         oracle = table.opt_costs  # SOR at Young's omega_opt(c_t): the paper's instance-optimal policy
         last, first = slice(3 * T // 4, T), slice(0, T // 4)
         w = float(DEFAULT_GRID[best_k])
@@ -58,5 +63,13 @@ def measure(
         excess_last = cb[last].mean() - oracle[last].mean()
         out[f"{setting}_cb_excess_last_over_first"] = (
             float(excess_last / excess_first) if excess_first > 0 else 0.0
+        )
+        out[f"{setting}_chebcb_total"] = float(cheb.sum())
+        out[f"{setting}_chebcb_lastq_over_oracle"] = float(cheb[last].mean() / oracle[last].mean())
+        out[f"{setting}_chebcb_lastq_over_best"] = float(cheb[last].mean() / best[last].mean())
+        cheb_first = cheb[first].mean() - oracle[first].mean()
+        cheb_last = cheb[last].mean() - oracle[last].mean()
+        out[f"{setting}_chebcb_excess_last_over_first"] = (
+            float(cheb_last / cheb_first) if cheb_first > 0 else 0.0
         )
     return out

@@ -6,7 +6,8 @@ Linear System Instances", ICLR 2024 (arXiv:2310.02246).
 - ``generate_sequence(T, setting, seed)``: the paper's family (shifted 10x10 Laplacian, truncated-Gaussian b).
 - ``sor(A, b, omega, tol, max_iter) -> (x, iterations)`` and ``ssor_pcg(...)`` (reference solvers);
   ``sor_costs(shifts, rhs, omegas)``: the batched SOR for the family (T x K iteration counts).
-- ``TsallisINF`` / ``TsallisINFCB`` / ``FixedOmega``: ``select(context) -> omega``, ``update(cost)``.
+- ``TsallisINF`` / ``TsallisINFCB`` / ``ChebCB`` / ``FixedOmega``: ``select(context) -> omega``,
+  ``update(cost)`` (``ChebCB``: SquareCB over per-arm Chebyshev regressions of the cost on the shift).
 - ``cost_table(seq, omegas, solver="sor"|"ssor-pcg")`` caches counts; ``run_sequence(bandit, seq, table)``
   plays the sequence (the SSOR-PCG table gives the paper's CG extension).
 
@@ -22,6 +23,7 @@ from optarena.core.paper import PaperRef
 from optarena.core.searchspace import Param, SearchSpace
 from optarena.core.spec import MethodSpec
 from optarena.solvers.relax.bandits import DEFAULT_GRID, FixedOmega, TsallisINF, TsallisINFCB
+from optarena.solvers.relax.chebcb import ChebCB
 from optarena.solvers.relax.instances import (
     LinearSystemSequence,
     generate_sequence,
@@ -33,15 +35,18 @@ from optarena.solvers.relax.sequence import CostTable, SequenceResult, cost_tabl
 from optarena.solvers.relax.sor import sor, sor_costs, sor_costs_paired, ssor_pcg
 
 __all__ = [
+    "CHEB_CB_SPEC",
     "DEFAULT_GRID",
     "TSALLIS_INF_CB_SPEC",
     "TSALLIS_INF_SPEC",
+    "ChebCB",
     "CostTable",
     "FixedOmega",
     "LinearSystemSequence",
     "SequenceResult",
     "TsallisINF",
     "TsallisINFCB",
+    "cheb_cb",
     "cost_table",
     "generate_sequence",
     "laplacian_2d",
@@ -90,6 +95,21 @@ def tsallis_inf_cb(hparams: Mapping[str, Any]) -> Callable[..., SequenceResult]:
     return run
 
 
+def cheb_cb(hparams: Mapping[str, Any]) -> Callable[..., SequenceResult]:
+    """Factory: ``run(seq, table=None, seed=0)`` for ChebCB (context = the shift c)."""
+
+    def run(seq: LinearSystemSequence, table: CostTable | None = None, seed: int = 0) -> SequenceResult:
+        bandit = ChebCB(
+            _grid(hparams),
+            degree=int(hparams["degree"]),
+            regularization=float(hparams["regularization"]),
+            seed=seed,
+        )
+        return run_sequence(bandit, seq, table, contextual=True)
+
+    return run
+
+
 _SPACE = (Param("arms", 5, 40, integer=True), Param("omega_max", 1.5, 1.99))
 
 TSALLIS_INF_SPEC = MethodSpec(
@@ -110,6 +130,23 @@ TSALLIS_INF_CB_SPEC = MethodSpec(
     summary="contextual Tsallis-INF (binned diagonal shift) over SOR's omega",
     search_space=SearchSpace((*_SPACE, Param("bins", 1, 20, integer=True))),
     defaults={"arms": 20, "omega_max": 1.95, "bins": 5},
+    paper=PAPER,
+    capabilities=frozenset({"sequence", "bandit", "contextual"}),
+)
+
+CHEB_CB_SPEC = MethodSpec(
+    name="l2r-chebcb",
+    family="science",
+    factory="optarena.solvers.relax:cheb_cb",
+    summary="ChebCB: SquareCB with per-arm Chebyshev regression on the diagonal shift, over SOR's omega",
+    search_space=SearchSpace(
+        (
+            *_SPACE,
+            Param("degree", 0, 8, integer=True),
+            Param("regularization", 1e-6, 1.0, log=True),
+        )
+    ),
+    defaults={"arms": 20, "omega_max": 1.95, "degree": 5, "regularization": 1e-3},
     paper=PAPER,
     capabilities=frozenset({"sequence", "bandit", "contextual"}),
 )
