@@ -357,6 +357,48 @@ _BUILTIN_METHODS = [
         "science",
         "TOPO, bilevel search over topological orders by gradient-guided swaps for linear DAG learning",
     ),
+    Entry(
+        "fewshot-bound",
+        "method",
+        "optarena.science.fewshot.specs:FEWSHOT_BOUND_SPEC",
+        "science",
+        "Transductive few-shot by clustering: bound optimizer for prototype + Laplacian (lam = 0: K-means)",
+    ),
+    Entry(
+        "nearest-prototype",
+        "method",
+        "optarena.science.fewshot.specs:NEAREST_PROTOTYPE_SPEC",
+        "science",
+        "Inductive few-shot baseline: nearest support-class mean (SimpleShot / ProtoNet rule)",
+    ),
+    Entry(
+        "aqgd",
+        "method",
+        "optarena.science.vqc.specs:AQGD_SPEC",
+        "science",
+        "AQGD: parameter-shift gradient descent with momentum for a VQC (qiskit-aqua 0.8 rules)",
+    ),
+    Entry(
+        "vqc-cobyla",
+        "method",
+        "optarena.science.vqc.specs:VQC_COBYLA_SPEC",
+        "science",
+        "COBYLA (scipy) training a VQC at an evaluation budget",
+    ),
+    Entry(
+        "vqc-spsa",
+        "method",
+        "optarena.science.vqc.specs:VQC_SPSA_SPEC",
+        "science",
+        "SPSA with qiskit-aqua's step calibration training a VQC",
+    ),
+    Entry(
+        "vqc-adam",
+        "method",
+        "optarena.science.vqc.specs:VQC_ADAM_SPEC",
+        "science",
+        "Adam on exact chain-rule parameter-shift gradients training a VQC",
+    ),
 ]
 
 _W = "optarena.workloads"

@@ -1,1 +1,3 @@
-"""Scientific and combinatorial methods (family "science"): DAG learning (:mod:`optarena.science.dag`)."""
+"""Scientific and combinatorial methods (family "science"): DAG learning (:mod:`optarena.science.dag`),
+transductive few-shot learning by clustering (:mod:`optarena.science.fewshot`), optimizers for variational
+quantum classifiers (:mod:`optarena.science.vqc`)."""
