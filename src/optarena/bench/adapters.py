@@ -162,7 +162,7 @@ def run_bilevel(
     solve = spec.load_factory()(hparams)
     iterations = int(rec.budget.max_steps or workload.step_hint)
     rec.replay(0, 0.0, problem.evaluate())
-    result = solve(problem.problem, iterations, max_time=rec.budget.max_time)
+    result = solve(problem.problem, iterations, max_time=rec.budget.max_time, seed=problem.seed)
     for row in result.history:
         rec.replay(int(row["nit"]), float(row["time"]), problem.metrics(row))
     if result.get("status") == 3 and not rec.stopped:  # solve_bilevel: iterates became NaN or inf

@@ -19,7 +19,7 @@ __all__ = ["FAMILIES", "MethodSpec", "load_object"]
 #: - "minimizer": ``factory(hparams) -> run(problem, callback, max_iter)``; ``problem`` has ``x0`` and
 #:   ``fun_grad(x) -> (f, g)``; ``callback(x, fun) -> bool`` returns True to stop.
 #: - "constrained": ``factory(hparams) -> solve(problem, budget) -> OptimizeResult`` (optarena.solvers).
-#: - "bilevel": ``factory(hparams) -> solve(problem, budget, max_time=None) -> OptimizeResult``
+#: - "bilevel": ``factory(hparams) -> solve(problem, budget, max_time=None, seed=0) -> OptimizeResult``
 #:   (optarena.solvers.bilevel; budget = outer iterations).
 #: - "blackbox": ``factory(hparams) -> solve(fun, bounds, budget, seed) -> OptimizeResult``.
 #: - "preference": a preference-optimization loss (optarena.preference).

@@ -21,6 +21,9 @@ Checks (test ids ``<record>::<check>``):
 - ``result_fields``: the result has scipy's fields plus ``kkt_residual``, ``constr_violation``,
   ``multipliers``, ``history`` and ``counters``, and a callback that raises StopIteration stops it.
 
+The bilevel and black-box suites (``solver_checks_bilevel``, ``solver_checks_blackbox``) share
+:func:`parametrize_records` and :func:`needs_available` from here.
+
 Usage::
 
     @parametrize_with_checks(solver_records())
@@ -34,13 +37,17 @@ import functools
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
 from optarena.solvers.constrained import ConstrainedProblem, ConstraintBlock, ProblemError, solve
 from optarena.solvers.constrained.api import METHODS
 
-__all__ = ["SolverRecord", "check_names", "parametrize_with_checks", "solver_records"]
+__all__ = [
+    "SolverRecord", "check_names", "needs_available", "parametrize_records", "parametrize_with_checks",
+    "solver_records",
+]  # fmt: skip
 
 #: small HS problems used by ``reaches_optimum``, by the kinds they need
 OPTIMUM_PROBLEMS = {"HS28": {"equality"}, "HS40": {"equality"}, "HS48": {"equality"},
@@ -200,6 +207,26 @@ def check_names(rec: SolverRecord) -> list[str]:
 
 def parametrize_with_checks(records: Iterable[SolverRecord]):
     """pytest parametrization over (record, check); known failures become strict xfails."""
+    return parametrize_records(records, _checks_for)
+
+
+def needs_available(capabilities: Iterable[str]) -> Callable[[], bool]:
+    """Availability from ``needs-<module>`` capabilities: every named module must be importable."""
+    import importlib.util
+
+    modules = [c.removeprefix("needs-") for c in capabilities if c.startswith("needs-")]
+    return lambda: all(importlib.util.find_spec(m) is not None for m in modules)
+
+
+def parametrize_records(
+    records: Iterable[Any], checks_for: Callable[[Any], Mapping[str, Callable[[], None]]]
+):
+    """pytest parametrization over (record, check) for any family's records.
+
+    A record has ``name``, ``available()`` and ``known_failures`` (check name -> reason: a strict
+    xfail); an optional ``slow`` set of check names marks those ``@pytest.mark.slow``. An unavailable
+    record gives one skipped case.
+    """
     import pytest
 
     params = []
@@ -208,9 +235,11 @@ def parametrize_with_checks(records: Iterable[SolverRecord]):
             params.append(pytest.param(None, id=f"{rec.name}::unavailable",
                                        marks=pytest.mark.skip(reason=f"{rec.name} is not installed")))  # fmt: skip
             continue
-        for name, fn in _checks_for(rec).items():
+        for name, fn in checks_for(rec).items():
             marks = []
             if name in rec.known_failures:
                 marks.append(pytest.mark.xfail(strict=True, reason=rec.known_failures[name]))
+            if name in getattr(rec, "slow", ()):
+                marks.append(pytest.mark.slow)
             params.append(pytest.param(fn, id=f"{rec.name}::{name}", marks=marks))
     return pytest.mark.parametrize("check", params)

@@ -57,10 +57,11 @@ COUNTERS = ("ngrad_f", "ngrad_F", "ngrad_g", "nhvp")
 class BilevelTrialProblem:
     """What a bilevel trial gets: a problem with a known solution, and how a logged row becomes metrics."""
 
-    def __init__(self, problem: BilevelProblem) -> None:
+    def __init__(self, problem: BilevelProblem, seed: int = 0) -> None:
         if problem.x_star is None:
             raise ValueError(f"{problem.name}: a bilevel workload needs a known solution x_star, got None")
         self.problem = problem
+        self.seed = seed  # seeds the solver's own randomness (minibatches of the stochastic forms)
         self.x_norm = max(float(problem.x_star.norm()), 1e-300)  # the solver's x_error divides by this
         self.f_star: float | None = None
         if problem.y_star is not None:
@@ -108,7 +109,7 @@ class BilevelWorkload(Workload):
     make: ClassVar[Callable[[int], BilevelProblem]]
 
     def build(self, seed: int) -> BilevelTrialProblem:
-        return BilevelTrialProblem(type(self).make(seed))
+        return BilevelTrialProblem(type(self).make(seed), seed)
 
 
 def _toy(seed: int) -> BilevelProblem:

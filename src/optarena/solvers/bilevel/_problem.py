@@ -106,7 +106,7 @@ class BilevelProblem:
         # Probe every callable once at the start point: shapes and finiteness.
         x, y = self.x0, self.y0
         for attr in ("F", "f"):
-            self._check_scalar(attr, self.call(attr, x, y))
+            self._check_scalar(attr, self._probe(attr, x, y))
         self.n_g = self._check_constraint("g", x, y)
         self.n_h = self._check_constraint("h", x, y)
         for attr, value, ref in (("project_x", x, x), ("project_y", y, y)):
@@ -130,6 +130,17 @@ class BilevelProblem:
             return fn(x, y, idx)
         return fn(x, y)
 
+    def _probe(self, attr: str, x: Tensor, y: Tensor) -> Any:
+        """``attr`` at the start point; an exception there (x0 or y0 of the wrong length for the callable,
+        most often) becomes a BilevelProblemError naming the problem, the callable and the shapes."""
+        try:
+            return self.call(attr, x, y, None) if attr in ("F", "f") else getattr(self, attr)(x, y)
+        except Exception as exc:  # re-raised with the problem's name
+            raise BilevelProblemError(
+                f"{self.name}: {attr}(x0, y0) raised {type(exc).__name__}: {exc} "
+                f"(x0 has shape {tuple(x.shape)}, y0 has shape {tuple(y.shape)})"
+            ) from exc
+
     def _check_scalar(self, attr: str, value: Any) -> None:
         if not isinstance(value, Tensor) or value.numel() != 1:
             raise BilevelProblemError(
@@ -142,7 +153,7 @@ class BilevelProblem:
         fn = getattr(self, attr)
         if fn is None:
             return 0
-        value = fn(x, y)
+        value = self._probe(attr, x, y)
         if not isinstance(value, Tensor) or value.ndim != 1:
             raise BilevelProblemError(
                 f"{self.name}: {attr}(x, y) must return a 1-D torch tensor, got "
@@ -204,8 +215,19 @@ class Oracle:
         return self._grad("f", x, y, idx)[1:]
 
     def cons(self, x: Tensor, y: Tensor) -> Tensor:
-        """``(g(x, y), h(x, y))`` stacked (inequalities first)."""
-        parts = [fn(x, y) for fn in (self.p.g, self.p.h) if fn is not None]
+        """``(g(x, y), h(x, y))`` stacked (inequalities first); a size other than at the start raises."""
+        parts = []
+        for attr, m in (("g", self.p.n_g), ("h", self.p.n_h)):
+            fn = getattr(self.p, attr)
+            if fn is None:
+                continue
+            c = fn(x, y)
+            if not isinstance(c, Tensor) or c.shape != (m,):
+                raise BilevelProblemError(
+                    f"{self.p.name}: {attr}(x, y) returned shape {tuple(getattr(c, 'shape', ()))}, but "
+                    f"({m},) at (x0, y0); a constraint must return the same number of values everywhere"
+                )
+            parts.append(c)
         return torch.cat(parts) if parts else x.new_zeros(0)
 
     def cons_and_grad(self, x: Tensor, y: Tensor, lam: Tensor) -> tuple[Tensor, Tensor, Tensor]:

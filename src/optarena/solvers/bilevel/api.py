@@ -43,6 +43,7 @@ def minimize_bilevel(
     seed: int = 0,
     gap_tol: float = 1e-4,
     record_every: int | None = None,
+    max_time: float | None = None,
     **problem_kwargs: Any,
 ) -> OptimizeResult:
     """Solve ``min_x F(x, y) s.t. y in argmin_y {f(x, y) : g(x, y) <= 0, h(x, y) = 0}``.
@@ -60,6 +61,8 @@ def minimize_bilevel(
         seed: for the stochastic forms.
         gap_tol: success needs the recomputed lower-level gap and violation below this.
         record_every: history stride (default: about 500 records per run).
+        max_time: wall-clock limit in seconds, checked after every outer iteration (not only at
+            recorded ones); a run it stops says so in ``message``.
         **problem_kwargs: ``project_x``, ``project_y``, ``project_xy``, ``lower_solution``,
             ``n_samples``, ``x_star``, ``y_star``, ``name`` (see :class:`BilevelProblem`).
 
@@ -80,6 +83,7 @@ def minimize_bilevel(
         seed=seed,
         gap_tol=gap_tol,
         record_every=record_every,
+        max_time=max_time,
     )
 
 
@@ -93,6 +97,7 @@ def solve_bilevel(
     seed: int = 0,
     gap_tol: float = 1e-4,
     record_every: int | None = None,
+    max_time: float | None = None,
 ) -> OptimizeResult:
     """:func:`minimize_bilevel` on a ready :class:`BilevelProblem`."""
     if method not in METHODS:
@@ -104,17 +109,24 @@ def solve_bilevel(
     stride = record_every or max(1, max_iter // 500)
     if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
         raise BilevelProblemError(f"record_every must be a positive integer, got {record_every!r}")
+    if max_time is not None and not (
+        isinstance(max_time, int | float) and not isinstance(max_time, bool) and max_time > 0
+    ):
+        raise BilevelProblemError(f"max_time must be a positive number of seconds, got {max_time!r}")
     oracle = Oracle(problem, seed)
     history: list[dict[str, float]] = []
     start = time.perf_counter()
-    state = {"nit": 0, "stopped": False, "nonfinite": False}
+    state = {"nit": 0, "stopped": False, "nonfinite": False, "timed_out": False}
+    deadline = math.inf if max_time is None else start + float(max_time)
 
     def record(k: int, x: Tensor, y: Tensor) -> bool:
         state["nit"] = k
         if not (torch.isfinite(x).all() and torch.isfinite(y).all()):
             state["nonfinite"] = True
             return True
-        if k % stride and k != max_iter:
+        if time.perf_counter() > deadline:  # checked every iteration; the last iterate is recorded
+            state["timed_out"] = True
+        elif k % stride and k != max_iter:
             return False
         with torch.no_grad():
             fun = float(problem.call("F", x, y, None))
@@ -132,7 +144,7 @@ def solve_bilevel(
                     state["stopped"] = True
             except StopIteration:
                 state["stopped"] = True
-        return bool(state["stopped"])
+        return bool(state["stopped"] or state["timed_out"])
 
     x, y, extra = METHODS[method](problem, oracle, max_iter, dict(options or {}), record)
     elapsed = time.perf_counter() - start
@@ -166,7 +178,9 @@ def solve_bilevel(
     ok = np.isfinite(res.fun) and abs(gap) <= gap_tol * max(1.0, abs(lower_fun)) and viol <= gap_tol
     res.success = bool(ok)
     res.status = 0 if ok else 2
-    if state["stopped"]:
+    if state["timed_out"]:
+        res.message = f"stopped at the time limit max_time={max_time:g} s after {state['nit']} iterations"
+    elif state["stopped"]:
         res.message = "stopped by the callback"
     elif ok:
         res.message = f"lower-level gap {gap:.3g} and violation {viol:.3g} within gap_tol={gap_tol:g}"

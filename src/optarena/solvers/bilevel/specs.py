@@ -1,13 +1,13 @@
 """Registry entries of the bilevel methods (family ``"bilevel"``).
 
-The factory answers ``factory(hparams) -> solve(problem, budget, max_time=None) -> OptimizeResult``,
+The factory answers ``factory(hparams) -> solve(problem, budget, max_time=None, seed=0) -> OptimizeResult``,
 where ``problem`` is a :class:`~optarena.solvers.bilevel.BilevelProblem`, ``budget`` the number of outer
-iterations and ``max_time`` a wall-clock limit in seconds (checked at every recorded iterate).
+iterations, ``max_time`` a wall-clock limit in seconds (checked after every outer iteration) and ``seed``
+the seed of the stochastic forms.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -22,13 +22,12 @@ def make_bilevel(method: str) -> Callable[[Mapping[str, Any]], Callable[..., Any
     def factory(hparams: Mapping[str, Any]) -> Callable[..., Any]:
         from optarena.solvers.bilevel.api import solve_bilevel
 
-        def solve(problem: Any, budget: int, max_time: float | None = None) -> Any:
-            """``budget`` outer iterations; stop early once ``max_time`` seconds have passed."""
-            stop = None
-            if max_time is not None:
-                deadline = time.perf_counter() + float(max_time)
-                stop = lambda _res: time.perf_counter() > deadline  # noqa: E731
-            return solve_bilevel(problem, method, max_iter=int(budget), options=dict(hparams), callback=stop)
+        def solve(problem: Any, budget: int, max_time: float | None = None, seed: int = 0) -> Any:
+            """``budget`` outer iterations; stop once ``max_time`` seconds have passed; ``seed`` seeds the
+            stochastic forms (minibatches)."""
+            return solve_bilevel(
+                problem, method, max_iter=int(budget), options=dict(hparams), max_time=max_time, seed=seed
+            )
 
         return solve
 
