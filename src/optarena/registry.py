@@ -267,6 +267,13 @@ _BUILTIN_METHODS = [
         "CMA-ES via the cma package (baseline; needs cma)",
     ),
     Entry(
+        "botorch-logei",
+        "method",
+        "optarena.solvers.blackbox.specs:BOTORCH_LOGEI_SPEC",
+        "blackbox",
+        "BoTorch's SingleTaskGP (its defaults) with LogEI, qLogNEI when noisy (baseline; needs botorch)",
+    ),
+    Entry(
         "lv-hba",
         "method",
         "optarena.solvers.bilevel.specs:LVHBA_SPEC",

@@ -36,8 +36,8 @@ def test_method_runs_on_the_harness(method):
 
         if method not in available_methods():
             pytest.skip(f"{method}: its optional dependency is not installed")
-    for cap in spec.capabilities:  # "needs-optuna", "needs-cma": optional packages (extra `blackbox`)
-        if cap.startswith("needs-") and cap.removeprefix("needs-") in ("optuna", "cma"):
+    for cap in spec.capabilities:  # "needs-<package>" (optuna, cma, botorch): an optional extra
+        if cap.startswith("needs-") and cap not in CAPABILITY_WORKLOAD:
             pytest.importorskip(cap.removeprefix("needs-"))
     for hparams in (dict(spec.defaults), spec.search_space.sample(0)):
         special = [CAPABILITY_WORKLOAD[c] for c in sorted(spec.capabilities) if c in CAPABILITY_WORKLOAD]

@@ -16,10 +16,15 @@ from optarena.solvers.blackbox.zo import rank_gradient
 
 HAVE_OPTUNA = importlib.util.find_spec("optuna") is not None
 HAVE_CMA = importlib.util.find_spec("cma") is not None
+HAVE_BOTORCH = importlib.util.find_spec("botorch") is not None
 
 
 def _available(method: str) -> bool:
-    return (HAVE_OPTUNA or not method.startswith("optuna")) and (HAVE_CMA or method != "cma-es")
+    return (
+        (HAVE_OPTUNA or not method.startswith("optuna"))
+        and (HAVE_CMA or method != "cma-es")
+        and (HAVE_BOTORCH or method != "botorch-logei")
+    )
 
 
 FAST = {
@@ -32,6 +37,7 @@ FAST = {
     "zo-ranksgd": 40,
     "zo-sgd": 40,
     "cma-es": 18,
+    "botorch-logei": 8,
 }
 
 
@@ -211,12 +217,14 @@ def test_specs_build_and_solve():
     from optarena.solvers.blackbox import specs
 
     names = [n for n in specs.__all__ if n.endswith("_SPEC")]
-    assert len(names) == 9
+    assert len(names) == 10
     for name in names:
         spec = getattr(specs, name)
         assert spec.family == "blackbox" and spec.paper is not None
-        if ("needs-optuna" in spec.capabilities and not HAVE_OPTUNA) or (
-            "needs-cma" in spec.capabilities and not HAVE_CMA
+        if (
+            ("needs-optuna" in spec.capabilities and not HAVE_OPTUNA)
+            or ("needs-cma" in spec.capabilities and not HAVE_CMA)
+            or ("needs-botorch" in spec.capabilities and not HAVE_BOTORCH)
         ):
             continue
         solve = spec.load_factory()(spec.resolve_hparams())

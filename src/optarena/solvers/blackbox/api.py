@@ -53,6 +53,7 @@ METHODS: dict[str, Callable[..., Any]] = {
     "zo-ranksgd": _lazy("zo", "ZORankSGD"),
     "zo-sgd": _lazy("zo", "ZOSGD"),
     "cma-es": _lazy("baselines", "CMAES"),
+    "botorch-logei": _lazy("botorch_baseline", "BoTorchLogEI"),
 }
 
 
@@ -99,7 +100,7 @@ def minimize_blackbox(
         bounds: ``(low, high)`` pairs, an array of shape (d, 2), or ``scipy.optimize.Bounds``.
         budget: the number of evaluations (for ranking methods: of points shown to the oracle).
         method: one of :data:`METHODS` (``bo-ei``, ``bo-kg``, ``random``, ``sobol``, ``optuna-tpe``,
-            ``optuna-gp``, ``zo-ranksgd``, ``zo-sgd``, ``cma-es``).
+            ``optuna-gp``, ``zo-ranksgd``, ``zo-sgd``, ``cma-es``, ``botorch-logei``).
         seed: seeds every random choice; equal seeds give equal runs.
         rank: for ranking methods, ``rank(points) -> order``, indices of ``points`` best first (a
             prefix, the top k, is enough). Without it the ranking comes from ``fun``'s values by the

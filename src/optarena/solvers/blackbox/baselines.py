@@ -8,9 +8,9 @@
   default population size, ``sigma0 = 0.2`` and ``x0`` = the box centre unless given. ``cma`` treats seed
   0 as "random", so it receives ``seed + 1``.
 
+- BoTorch (SingleTaskGP + LogEI) lives in :mod:`optarena.solvers.blackbox.botorch_baseline`.
+
 Missing packages raise :class:`MissingDependencyError` (an ImportError) naming the package and pin.
-BoTorch is not wrapped (it is an optional extra the project does not install); a wrapper would be one
-more class here with the same three methods, registered in ``api.METHODS``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from optarena.solvers.blackbox._common import BlackBoxOptimizer, check_positive
 
 __all__ = ["CMAES", "MissingDependencyError", "OptunaSearch", "require"]
 
-PINS = {"optuna": "optuna==5.0.0", "cma": "cma==4.5.0"}
+PINS = {"optuna": "optuna==5.0.0", "cma": "cma==4.5.0", "botorch": "botorch==0.18.1"}
 
 
 class MissingDependencyError(ImportError):

@@ -10,6 +10,7 @@ from optarena.core.searchspace import Param, SearchSpace
 from optarena.core.spec import MethodSpec
 
 __all__ = [
+    "BOTORCH_LOGEI_SPEC",
     "BO_EI_SPEC",
     "BO_KG_SPEC",
     "CMA_ES_SPEC",
@@ -46,6 +47,7 @@ optuna_gp = _factory("optuna-gp")
 zo_ranksgd = _factory("zo-ranksgd")
 zo_sgd = _factory("zo-sgd")
 cma_es = _factory("cma-es")
+botorch_logei = _factory("botorch-logei")
 
 _HERE = "optarena.solvers.blackbox.specs"
 _FRAZIER = PaperRef(
@@ -188,4 +190,26 @@ CMA_ES_SPEC = MethodSpec(
         2001,
     ),
     capabilities=frozenset({"ask-tell", "needs-cma"}),
+)
+BOTORCH_LOGEI_SPEC = MethodSpec(
+    name="botorch-logei",
+    family="blackbox",
+    factory=f"{_HERE}:botorch_logei",
+    summary="BoTorch's SingleTaskGP (its defaults) with LogEI, qLogNEI when noisy (baseline; needs botorch)",
+    search_space=SearchSpace(
+        (
+            Param("num_restarts", 1, 20, integer=True),
+            Param("raw_samples", 64, 2048, log=True, integer=True),
+            Param("noisy", choices=(False, True)),
+        )
+    ),
+    defaults={"num_restarts": 10, "raw_samples": 512, "noisy": False},
+    paper=PaperRef(
+        "S. Ament, S. Daulton, D. Eriksson, M. Balandat, E. Bakshy",
+        "Unexpected Improvements to Expected Improvement for Bayesian Optimization",
+        "NeurIPS",
+        2023,
+        "2310.20708",
+    ),
+    capabilities=frozenset({"ask-tell", "batch", "noisy", "needs-botorch"}),
 )
