@@ -406,6 +406,13 @@ _BUILTIN_METHODS = [
         "science",
         "Adam on exact chain-rule parameter-shift gradients training a VQC",
     ),
+    Entry(
+        "lightsb",
+        "method",
+        "optarena.science.lightsb.specs:LIGHTSB_SPEC",
+        "science",
+        "LightSB: Schrodinger bridge with a Gaussian-mixture potential, closed-form plan and drift",
+    ),
 ]
 
 _W = "optarena.workloads"
