@@ -204,6 +204,13 @@ _BUILTIN_METHODS = [
         "CODPO (CGPO), DPO plus the length-normalised chosen NLL",
     ),
     Entry(
+        "apo",
+        "method",
+        "optarena.preference.apo:APO_SPEC",
+        "preference",
+        "APO, iterative DPO with a Nesterov extrapolation of the policy after each round",
+    ),
+    Entry(
         "bo-ei",
         "method",
         "optarena.solvers.blackbox.specs:BO_EI_SPEC",
@@ -412,6 +419,13 @@ _BUILTIN_METHODS = [
         "optarena.science.lightsb.specs:LIGHTSB_SPEC",
         "science",
         "LightSB: Schrodinger bridge with a Gaussian-mixture potential, closed-form plan and drift",
+    ),
+    Entry(
+        "mogfn",
+        "method",
+        "optarena.science.mogfn.specs:MOGFN_SPEC",
+        "science",
+        "MOGFN-PC: preference-conditional GFlowNet (trajectory balance) for multi-objective generation",
     ),
 ]
 

@@ -1,5 +1,6 @@
 """Preference optimization: losses on per-token log-probs (DPO, IPO, SimPO, RPO, RRHF, CODPO), their
-registry specs, and an offline testbed with a tiny causal transformer (:mod:`.testbed`, imported lazily)."""
+registry specs, an offline testbed with a tiny causal transformer (:mod:`.testbed`, imported lazily),
+accelerated preference optimization (:mod:`.apo`) and an exact tabular bandit (:mod:`.tabular`)."""
 
 from optarena.preference._logps import PreferenceInputError
 from optarena.preference.losses import codpo_loss, dpo_loss, ipo_loss, rpo_loss, rrhf_loss, simpo_loss
