@@ -427,6 +427,20 @@ _BUILTIN_METHODS = [
         "science",
         "MOGFN-PC: preference-conditional GFlowNet (trajectory balance) for multi-objective generation",
     ),
+    Entry(
+        "softdist-search",
+        "method",
+        "optarena.science.tsp.specs:HEATMAP_SEARCH_SPEC",
+        "science",
+        "SoftDist heatmap + heatmap-guided 2-opt/Or-opt local search for the TSP (MCTS simplification)",
+    ),
+    Entry(
+        "lkh3",
+        "method",
+        "optarena.science.tsp.specs:LKH_SPEC",
+        "science",
+        "LKH-3 (elkai, optional extra 'tsp', non-commercial licence) with a time limit",
+    ),
 ]
 
 _W = "optarena.workloads"
