@@ -211,6 +211,13 @@ _BUILTIN_METHODS = [
         "APO, iterative DPO with a Nesterov extrapolation of the policy after each round",
     ),
     Entry(
+        "constrained-rlhf",
+        "method",
+        "optarena.preference.constrained_rlhf:CONSTRAINED_RLHF_SPEC",
+        "preference",
+        "Constrained RLHF, Lagrange multipliers hold component rewards at their proxy points",
+    ),
+    Entry(
         "bo-ei",
         "method",
         "optarena.solvers.blackbox.specs:BO_EI_SPEC",
