@@ -379,6 +379,13 @@ _BUILTIN_METHODS = [
         "TOPO, bilevel search over topological orders by gradient-guided swaps for linear DAG learning",
     ),
     Entry(
+        "dagma",
+        "method",
+        "optarena.science.dag.dagma_baseline:DAGMA_SPEC",
+        "science",
+        "DAGMA (authors' PyPI package, linear l2): log-det acyclicity on M-matrices, central path",
+    ),
+    Entry(
         "fewshot-bound",
         "method",
         "optarena.science.fewshot.specs:FEWSHOT_BOUND_SPEC",
