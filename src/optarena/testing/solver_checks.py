@@ -21,8 +21,8 @@ Checks (test ids ``<record>::<check>``):
 - ``result_fields``: the result has scipy's fields plus ``kkt_residual``, ``constr_violation``,
   ``multipliers``, ``history`` and ``counters``, and a callback that raises StopIteration stops it.
 
-The bilevel and black-box suites (``solver_checks_bilevel``, ``solver_checks_blackbox``) share
-:func:`parametrize_records` and :func:`needs_available` from here.
+The bilevel, black-box and sequential suites (``solver_checks_bilevel``, ``solver_checks_blackbox``,
+``solver_checks_sequential``) share :func:`parametrize_records` and :func:`needs_available` from here.
 
 Usage::
 

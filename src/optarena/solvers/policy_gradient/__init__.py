@@ -9,7 +9,8 @@ Fisher-non-degenerate Policies", ICML 2023 (arXiv:2302.01734). See ``algorithms.
 
 gymnasium is optional: nothing here imports it; pass ``gymnasium.make("CartPole-v1")``.
 MethodSpecs (family "science"): ``factory(hparams) -> run(env, policy, budget, seed=0, horizon=500,
-target=None) -> PGResult``.
+target=None) -> PGResult`` (a scipy ``OptimizeResult``: ``x`` = theta, ``nfev`` = trajectories, ``fun`` the mean
+return of the last 10 trajectories; ``method``, ``seed``). ``env`` must have ``reset`` and ``step``.
 """
 
 from __future__ import annotations

@@ -29,10 +29,10 @@ experiments use neural policies; we use linear softmax / Gaussian policies (Fish
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from scipy.optimize import OptimizeResult
 
 from optarena.solvers.policy_gradient.estimators import (
     Trajectory,
@@ -63,15 +63,34 @@ def rollout(
     return Trajectory(np.asarray(obs_list), np.asarray(act_list), np.asarray(rew_list))
 
 
-@dataclass
-class PGResult:
-    """Parameters reached, and the undiscounted return of every sampled trajectory in order."""
+class PGResult(OptimizeResult):
+    """Parameters reached, and the undiscounted return of every sampled trajectory in order.
 
-    theta: np.ndarray
-    returns: list[float] = field(default_factory=list)
-    trajectories: int = 0
-    iterations: int = 0
-    reached: int | None = None  # trajectories used when the running mean first hit the target
+    A scipy ``OptimizeResult``. Fields: ``theta``, ``returns`` (list), ``trajectories``, ``iterations``,
+    ``reached`` (trajectories used when the running mean first hit the target, else None); and, filled
+    by :func:`train`, scipy's ``x`` (= ``theta``), ``fun`` (mean return of the last ``window``
+    trajectories: an estimate of the objective J, which policy gradients *maximize*), ``nfev``
+    (= ``trajectories``), ``nit`` (= ``iterations``), ``success``, ``status`` (0: budget spent, no
+    target; 1: target reached; 2: budget spent before the target), ``message``, ``method``, ``seed``.
+    """
+
+    def __init__(
+        self,
+        theta: np.ndarray,
+        returns: list[float] | None = None,
+        trajectories: int = 0,
+        iterations: int = 0,
+        reached: int | None = None,
+        **extra: object,
+    ) -> None:
+        super().__init__(
+            theta=theta,
+            returns=[] if returns is None else list(returns),
+            trajectories=trajectories,
+            iterations=iterations,
+            reached=reached,
+        )
+        self.update(extra)
 
     def running_mean(self, window: int = 10) -> np.ndarray:
         r = np.asarray(self.returns)
@@ -128,6 +147,11 @@ def train(
         raise ValueError(f"eta must lie in (0, 1], got {eta!r}")
     if not np.isfinite(gamma) or not 0 < gamma <= 1:
         raise ValueError(f"discount gamma must lie in (0, 1], got {gamma!r}")
+    if not all(callable(getattr(env, a, None)) for a in ("reset", "step")):
+        hint = f"; make it first, e.g. gymnasium.make({env!r})" if isinstance(env, str) else ""
+        raise TypeError(
+            f"env must be a gymnasium-style environment with reset() and step(), got {env!r}{hint}"
+        )
     step_size, momentum = _schedules(method, schedule, lr, eta)
     rng = np.random.default_rng(seed)
     n = policy.n_params  # type: ignore[attr-defined]
@@ -150,6 +174,12 @@ def train(
     d: torch.Tensor | None = None
     t = 0
     while res.trajectories < budget and res.reached is None:
+        # trajectories this step draws: a step that would overspend the budget is not started
+        needed = (
+            batch if method in ("reinforce", "gpomdp") else 2 if method != "n-pg-igt" and d is not None else 1
+        )
+        if res.trajectories + needed > budget:
+            break
         if method in ("reinforce", "gpomdp"):
             est = reinforce_grad if method == "reinforce" else gpomdp_grad
             g = sum(est(policy, T(theta), sample(theta), gamma) for _ in range(batch)) / batch
@@ -176,6 +206,23 @@ def train(
             raise FloatingPointError(f"{method}: parameters became non-finite at iteration {t}")
         t += 1
     res.theta, res.iterations = theta, t
+    if target is None:
+        status, message = 0, f"budget of {budget} trajectories spent"
+    elif res.reached is not None:
+        status, message = 1, f"target {target} reached after {res.reached} trajectories"
+    else:
+        status, message = 2, f"budget of {budget} trajectories spent before reaching the target {target}"
+    res.update(
+        x=theta,
+        fun=float(np.mean(res.returns[-window:])),
+        nfev=res.trajectories,
+        nit=t,
+        success=status != 2,
+        status=status,
+        message=message,
+        method=method,
+        seed=seed,
+    )
     return res
 
 

@@ -11,7 +11,8 @@ Linear System Instances", ICLR 2024 (arXiv:2310.02246).
 - ``cost_table(seq, omegas, solver="sor"|"ssor-pcg")`` caches counts; ``run_sequence(bandit, seq, table)``
   plays the sequence (the SSOR-PCG table gives the paper's CG extension).
 
-MethodSpecs (family "science"): ``factory(hparams) -> run(seq, table, seed) -> SequenceResult``.
+MethodSpecs (family "science"): ``factory(hparams) -> run(seq, table, seed) -> SequenceResult`` (a scipy
+``OptimizeResult``: ``x`` the omegas played, ``fun`` the total cost, ``nfev`` = T; ``method``, ``seed``).
 """
 
 from __future__ import annotations
@@ -73,14 +74,28 @@ PAPER = PaperRef(
 def _grid(hparams: Mapping[str, Any]) -> Any:
     import numpy as np
 
-    return np.linspace(1.0, float(hparams["omega_max"]), int(hparams["arms"]))
+    arms, omega_max = hparams["arms"], hparams["omega_max"]
+    if isinstance(arms, bool) or not isinstance(arms, int | np.integer) or arms < 1:
+        raise ValueError(f"arms must be a positive integer, got {arms!r}")
+    if isinstance(omega_max, bool) or not isinstance(omega_max, int | float | np.number):
+        raise ValueError(f"omega_max must be a number in [1, 2), got {omega_max!r}")
+    if not 1.0 <= float(omega_max) < 2.0:  # also rejects nan
+        raise ValueError(f"omega_max must lie in [1, 2), got {omega_max!r}")
+    return np.linspace(1.0, float(omega_max), int(arms))
+
+
+def _named(res: SequenceResult, method: str, seed: int) -> SequenceResult:
+    res.update(method=method, seed=seed)
+    return res
 
 
 def tsallis_inf(hparams: Mapping[str, Any]) -> Callable[..., SequenceResult]:
     """Factory: ``run(seq, table=None, seed=0) -> SequenceResult`` for Tsallis-INF over omega."""
 
     def run(seq: LinearSystemSequence, table: CostTable | None = None, seed: int = 0) -> SequenceResult:
-        return run_sequence(TsallisINF(_grid(hparams), seed=seed), seq, table)
+        return _named(
+            run_sequence(TsallisINF(_grid(hparams), seed=seed), seq, table), "l2r-tsallis-inf", seed
+        )
 
     return run
 
@@ -90,7 +105,7 @@ def tsallis_inf_cb(hparams: Mapping[str, Any]) -> Callable[..., SequenceResult]:
 
     def run(seq: LinearSystemSequence, table: CostTable | None = None, seed: int = 0) -> SequenceResult:
         bandit = TsallisINFCB(_grid(hparams), bins=int(hparams["bins"]), seed=seed)
-        return run_sequence(bandit, seq, table, contextual=True)
+        return _named(run_sequence(bandit, seq, table, contextual=True), "l2r-tsallis-inf-cb", seed)
 
     return run
 
@@ -105,7 +120,7 @@ def cheb_cb(hparams: Mapping[str, Any]) -> Callable[..., SequenceResult]:
             regularization=float(hparams["regularization"]),
             seed=seed,
         )
-        return run_sequence(bandit, seq, table, contextual=True)
+        return _named(run_sequence(bandit, seq, table, contextual=True), "l2r-chebcb", seed)
 
     return run
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+from scipy.optimize import OptimizeResult
 
 from optarena.solvers.relax.instances import LinearSystemSequence, omega_opt
 from optarena.solvers.relax.sor import sor_costs, sor_costs_paired, ssor_pcg
@@ -71,12 +72,30 @@ def cost_table(
     return CostTable(omegas=omegas, costs=costs, opt_costs=opt)
 
 
-@dataclass(frozen=True)
-class SequenceResult:
-    """Per-round costs and choices of one pass of a bandit over a sequence."""
+class SequenceResult(OptimizeResult):
+    """Per-round costs and choices of one pass of a bandit over a sequence (a scipy ``OptimizeResult``).
 
-    costs: np.ndarray  # (T,)
-    omegas: np.ndarray  # (T,)
+    Fields: ``costs`` (T,) the iteration count paid each round and ``omegas`` (T,) the omega played,
+    plus scipy's ``x`` (= ``omegas``), ``fun`` (the total cost, the quantity minimized), ``nfev`` (costs
+    observed, = T), ``nit`` (rounds, = T), ``success``, ``status`` (0) and ``message``. The factories
+    of the MethodSpecs add ``method`` and ``seed``.
+    """
+
+    def __init__(self, costs: object, omegas: object, **extra: object) -> None:
+        costs, omegas = np.asarray(costs), np.asarray(omegas, dtype=float)
+        T = len(costs)
+        super().__init__(
+            costs=costs,
+            omegas=omegas,
+            x=omegas,
+            fun=int(costs.sum()) if costs.dtype.kind in "iu" else float(costs.sum()),
+            nfev=T,
+            nit=T,
+            success=True,
+            status=0,
+            message=f"played all {T} instances",
+        )
+        self.update(extra)
 
     @property
     def total(self) -> int:
@@ -91,6 +110,8 @@ def run_sequence(
     ``table`` supplies cached counts (every selected omega must be in its grid); without it each round
     runs the batched SOR on that one instance. ``contextual=True`` passes the shift c as the context.
     """
+    if len(seq) < 1:
+        raise ValueError(f"the sequence must hold at least one instance, got T = {len(seq)}")
     if table is not None and table.costs.shape[0] != len(seq):
         raise ValueError(f"cost table has {table.costs.shape[0]} instances, sequence has {len(seq)}")
     T = len(seq)
