@@ -70,9 +70,11 @@ def test_ctrl_c_keeps_finished_trials(tmp_path):
     while len(_finished(db)) < 2 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
     before = _finished(db)
+    running = proc.poll() is None
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends to the foreground group
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and b"finished trials are stored" in err
+    assert running, f"the run ended (rc {proc.returncode}) before 2 finished trials were seen: {before}"
+    assert proc.returncode == 130 and b"finished trials are stored" in err, (proc.returncode, err[-2000:])
     after_interrupt = _finished(db)
     assert before.items() <= after_interrupt.items() and len(after_interrupt) < 9
     subprocess.run(cmd, env=cli_env(), check=True, capture_output=True, timeout=300)
