@@ -218,6 +218,27 @@ _BUILTIN_METHODS = [
         "Constrained RLHF, Lagrange multipliers hold component rewards at their proxy points",
     ),
     Entry(
+        "cgpo-crpg",
+        "method",
+        "optarena.preference.cgpo:CGPO_CRPG_SPEC",
+        "preference",
+        "CGPO CRPG, policy gradient on a calibrated reward, zero weight outside the judges' region",
+    ),
+    Entry(
+        "cgpo-codpo",
+        "method",
+        "optarena.preference.cgpo:CGPO_CODPO_SPEC",
+        "preference",
+        "CGPO CODPO, online DPO+NLL on (best accepted, worst violating) sample pairs",
+    ),
+    Entry(
+        "cgpo-crraft",
+        "method",
+        "optarena.preference.cgpo:CGPO_CRRAFT_SPEC",
+        "preference",
+        "CGPO CRRAFT, SFT on the best sample that every judge accepts",
+    ),
+    Entry(
         "bo-ei",
         "method",
         "optarena.solvers.blackbox.specs:BO_EI_SPEC",
@@ -384,6 +405,13 @@ _BUILTIN_METHODS = [
         "optarena.science.dag.dagma_baseline:DAGMA_SPEC",
         "science",
         "DAGMA (authors' PyPI package, linear l2): log-det acyclicity on M-matrices, central path",
+    ),
+    Entry(
+        "gradsign",
+        "method",
+        "optarena.science.zerocost.specs:GRADSIGN_SPEC",
+        "science",
+        "GradSign zero-cost NAS proxy: sum_k |sum_i sign(per-sample gradient_ik)| at initialization",
     ),
     Entry(
         "fewshot-bound",
