@@ -19,7 +19,7 @@ install: $(BIN)/python
 	$(BIN)/pip install -q -e .
 
 install-test: $(BIN)/python ipopt-libs
-	$(BIN)/pip install -q -e '.[test,ray,dev,reference,constrained,blackbox,botorch,rl,selection,science,tsp,dag]'
+	$(BIN)/pip install -q -e '.[test,ray,dev,reference,constrained,blackbox,botorch,rl,selection,science,tsp,dag,quantum]'
 
 # IPOPT's headers and libraries, for building cyipopt (the `constrained` extra); Debian/Ubuntu as root.
 ipopt-libs:
