@@ -414,6 +414,20 @@ _BUILTIN_METHODS = [
         "GradSign zero-cost NAS proxy: sum_k |sum_i sign(per-sample gradient_ik)| at initialization",
     ),
     Entry(
+        "usf-search",
+        "method",
+        "optarena.science.diffusion.specs:USF_SEARCH_SPEC",
+        "science",
+        "USF / S^3: predictor-guided evolutionary search of per-step diffusion ODE solver choices",
+    ),
+    Entry(
+        "dpm-solver-pp-2m",
+        "method",
+        "optarena.science.diffusion.specs:DPM_SOLVER_PP_2M_SPEC",
+        "science",
+        "DPM-Solver++(2M): multistep 2nd-order data-prediction exponential integrator (baseline)",
+    ),
+    Entry(
         "fewshot-bound",
         "method",
         "optarena.science.fewshot.specs:FEWSHOT_BOUND_SPEC",
