@@ -176,7 +176,8 @@ def readme_table(results: Sequence[ClaimResult], machine: str, missing: Sequence
     lines = [
         README_BEGIN,
         "",
-        f"Run of `optarena verify --all` on {time.strftime('%Y-%m-%d')}, {machine}. Each claim's file "
+        f"Judged by `optarena verify --all` on {time.strftime('%Y-%m-%d')}, {machine}, from each claim's "
+        "stored seeds (a rerun skips stored seeds; the store records when each one ran). Each claim's file "
         "(`claims/ID.toml`) has the paper's sentence, the scaled-down setting, the baseline and the rules; "
         "`optarena verify ID` reruns it.",
         "",
