@@ -36,12 +36,7 @@ EOS = CFG.eos
 CLAIMS = Path(__file__).resolve().parents[2] / "src" / "optarena" / "claims"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from optarena.preference.constrained_rlhf import (
     CONSTRAINED_RLHF_SPEC,
@@ -19,13 +18,7 @@ from optarena.preference.constrained_rlhf import (
     run_fixed_weights,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # ------------------------------------------------------------------------------------------- dual ascent

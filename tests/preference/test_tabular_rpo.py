@@ -32,12 +32,7 @@ from optarena.preference.tabular_rpo import (
 CLAIMS = Path(__file__).resolve().parents[2] / "src" / "optarena" / "claims"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _pairs(rows: list[tuple[int, int, int]]) -> TabularPairs:

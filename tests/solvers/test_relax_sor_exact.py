@@ -1,7 +1,8 @@
 """The fast SOR cost tables (C kernel and numpy) give bit-identical counts to the original algorithm.
 
 ``_original_batched_sor`` is the numpy implementation the learning-to-relax claim ran on before the
-kernel (commit 93c6d77), kept verbatim as the reference.
+kernel (commit 93c6d77), kept as the reference with its arithmetic unchanged (its residual norm and
+compaction of the finished systems are factored into helpers shared with ``_original_ratios``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,26 @@ def _diagonals(m: int) -> list[np.ndarray]:
     ]
 
 
+def _residual_norm(
+    X: np.ndarray, Bp: np.ndarray, diag: np.ndarray, interior: np.ndarray, w: int
+) -> np.ndarray:
+    """``||b - A x||`` per system (column), in the original's order of operations."""
+    R = (
+        Bp[interior]
+        - diag * X[interior]
+        + X[interior - w]
+        + X[interior + w]
+        + X[interior - 1]
+        + X[interior + 1]
+    )
+    return np.sqrt(np.einsum("ij,ij->j", R, R))
+
+
+def _select(sel: np.ndarray, active, X, Bp, diag, relax, keep, norm0) -> tuple[np.ndarray, ...]:
+    """The systems still running: ``sel`` of each per-system array (the columns of X and Bp)."""
+    return active[sel], X[:, sel], Bp[:, sel], diag[sel], relax[sel], keep[sel], norm0[sel]
+
+
 def _original_batched_sor(
     c: np.ndarray, b: np.ndarray, omega: np.ndarray, m: int, tol: float, max_iter: int
 ) -> np.ndarray:
@@ -41,43 +62,17 @@ def _original_batched_sor(
     active = np.arange(B)
     zero = norm0 == 0
     counts[zero] = 0
-    sel = ~zero
-    active, X, Bp, diag, relax, keep, norm0 = (
-        active[sel],
-        X[:, sel],
-        Bp[:, sel],
-        diag[sel],
-        relax[sel],
-        keep[sel],
-        norm0[sel],
-    )
+    active, X, Bp, diag, relax, keep, norm0 = _select(~zero, active, X, Bp, diag, relax, keep, norm0)
     diags = [(idx, idx - w, idx - 1, idx + 1, idx + w) for idx in _diagonals(m)]
     for k in range(1, max_iter + 1):
         if len(active) == 0:
             break
         for idx, up, left, right, down in diags:
             X[idx] = keep * X[idx] + relax * (Bp[idx] + X[up] + X[left] + X[right] + X[down])
-        R = (
-            Bp[interior]
-            - diag * X[interior]
-            + X[interior - w]
-            + X[interior + w]
-            + X[interior - 1]
-            + X[interior + 1]
-        )
-        done = np.sqrt(np.einsum("ij,ij->j", R, R)) / norm0 < tol
+        done = _residual_norm(X, Bp, diag, interior, w) / norm0 < tol
         if done.any():
             counts[active[done]] = k
-            sel = ~done
-            active, X, Bp, diag, relax, keep, norm0 = (
-                active[sel],
-                X[:, sel],
-                Bp[:, sel],
-                diag[sel],
-                relax[sel],
-                keep[sel],
-                norm0[sel],
-            )
+            active, X, Bp, diag, relax, keep, norm0 = _select(~done, active, X, Bp, diag, relax, keep, norm0)
     return counts
 
 
@@ -166,15 +161,7 @@ def _original_ratios(c: float, b: np.ndarray, omega: float, iters: int) -> np.nd
     for _ in range(iters):
         for idx in _diagonals(m):
             X[idx] = keep * X[idx] + relax * (Bp[idx] + X[idx - w] + X[idx - 1] + X[idx + 1] + X[idx + w])
-        R = (
-            Bp[interior]
-            - diag * X[interior]
-            + X[interior - w]
-            + X[interior + w]
-            + X[interior - 1]
-            + X[interior + 1]
-        )
-        out.append((np.sqrt(np.einsum("ij,ij->j", R, R)) / norm0)[0])
+        out.append((_residual_norm(X, Bp, diag, interior, w) / norm0)[0])
     return np.array(out)
 
 

@@ -51,7 +51,6 @@ S. McAleer, "Confronting Reward Model Overoptimization with Constrained RLHF", I
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +61,7 @@ from scipy.optimize import minimize
 from optarena.core.paper import PaperRef
 from optarena.core.searchspace import Param, SearchSpace
 from optarena.core.spec import MethodSpec
+from optarena.preference._logps import hparam_positive
 
 __all__ = [
     "CONSTRAINED_RLHF_SPEC",
@@ -111,17 +111,6 @@ def _senses(sense: str | Sequence[str], m: int) -> tuple[str, ...]:
     return senses
 
 
-def _positive(name: str, value: float) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
-
-
 def _count(name: str, value: int, low: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
         raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
@@ -156,7 +145,7 @@ def dual_ascent_step(
     g = constraint_violation(values, thresholds, sense)
     if g.size != mu.size:
         raise ValueError(f"multipliers has {mu.size} entries but values has {g.size}")
-    lr = _positive("lr", lr)
+    lr = hparam_positive("lr", lr)
     senses = _senses(sense, mu.size)
     if any(s != "eq" and x < 0 for s, x in zip(senses, mu, strict=True)):
         raise ValueError(f"inequality multipliers must be >= 0, got {mu.tolist()}")
@@ -223,7 +212,7 @@ def run_constrained(
     senses = _senses(sense, m)
     steps = _count("steps", steps)
     eval_every = _count("eval_every", eval_every)
-    dual_lr = _positive("dual_lr", dual_lr)
+    dual_lr = hparam_positive("dual_lr", dual_lr)
     mu = np.zeros(m) if init_multipliers is None else _vector("init_multipliers", init_multipliers, m)
     if objective_weights is not None:
         objective_weights = _vector("objective_weights", objective_weights, m)
@@ -302,24 +291,20 @@ def nelder_mead_thresholds(
     if not np.all(np.isfinite(delta)) or np.any(delta == 0):
         raise ValueError(f"initial_step must be finite and non-zero, got {initial_step!r}")
     senses = _senses(sense, m)
-    dual_lr = _positive("dual_lr", dual_lr)
+    dual_lr = hparam_positive("dual_lr", dual_lr)
     state: dict[str, Any] = {"mu": np.zeros(m), "parts": []}
     trace: list[tuple[np.ndarray, float]] = []
+
+    def train(theta: np.ndarray, steps: int) -> ConstrainedResult:
+        """``steps`` more steps of the constrained run at thresholds ``theta``, from the last multipliers."""
+        return run_constrained(
+            step, theta, steps, dual_lr, senses, objective_weights, state["mu"], evaluate, steps_per_eval
+        )
 
     def objective(theta: np.ndarray) -> float:
         if len(trace) >= max_evals:  # scipy may overrun maxfev by a few calls: don't train further
             return -max(s for _, s in trace)
-        res = run_constrained(
-            step,
-            theta,
-            steps_per_eval,
-            dual_lr,
-            senses,
-            objective_weights,
-            state["mu"],
-            evaluate,
-            steps_per_eval,
-        )
+        res = train(theta, steps_per_eval)
         state["mu"] = res.multipliers_final
         state["parts"].append(res)
         score = res.evals[-1][1]
@@ -336,19 +321,7 @@ def nelder_mead_thresholds(
     best = max(range(len(trace)), key=lambda i: trace[i][1])
     parts = state["parts"]
     if final_steps:
-        parts.append(
-            run_constrained(
-                step,
-                trace[best][0],
-                final_steps,
-                dual_lr,
-                senses,
-                objective_weights,
-                state["mu"],
-                evaluate,
-                steps_per_eval,
-            )
-        )
+        parts.append(train(trace[best][0], final_steps))
     offsets = np.cumsum([0] + [len(p.weights) for p in parts])
     run = ConstrainedResult(
         np.concatenate([p.weights for p in parts]),
@@ -393,7 +366,7 @@ class ProxyBandit:
         self.rewards = r
         self.ref_logits = _vector("ref_logits", ref_logits, r.shape[1])
         self.proxy_points = _vector("proxy_points", proxy_points, r.shape[0])
-        self.beta = _positive("beta", beta)
+        self.beta = hparam_positive("beta", beta)
         self.ref = _softmax(self.ref_logits)
         self.scale = np.maximum(np.abs(self.proxy_points - self.values(self.ref_logits)), 1e-3)
 
@@ -455,7 +428,7 @@ class ProxyBandit:
         leave-one-out (RLOO) baseline on the per-sample reward :math:`c^\top r(y) - \beta(\log\pi(y) -
         \log\pi_0(y))`, and ``step`` returns the sample means of the components.
         """
-        lr = _positive("lr", lr)
+        lr = hparam_positive("lr", lr)
         if n_samples is not None:
             n_samples = _count("n_samples", n_samples, 2)
         rng = np.random.default_rng(seed)
@@ -493,7 +466,7 @@ class ConstrainedRLHF:
     sense: str | tuple[str, ...] = "ge"
 
     def __post_init__(self) -> None:
-        _positive("dual_lr", self.dual_lr)
+        hparam_positive("dual_lr", self.dual_lr)
         _senses(self.sense, 1 if isinstance(self.sense, str) else len(self.sense))
 
     def run(self, step: Step, thresholds: Sequence[float], steps: int, **kw: Any) -> ConstrainedResult:

@@ -22,7 +22,8 @@ Checks (test ids ``<record>::<check>``):
   ``multipliers``, ``history`` and ``counters``, and a callback that raises StopIteration stops it.
 
 The bilevel, black-box and sequential suites (``solver_checks_bilevel``, ``solver_checks_blackbox``,
-``solver_checks_sequential``) share :func:`parametrize_records` and :func:`needs_available` from here.
+``solver_checks_sequential``) share :func:`parametrize_records`, :func:`needs_available`,
+:func:`spec_factory`, :func:`family_specs`, :func:`disturb_rngs` and :func:`expect_error` from here.
 
 Usage::
 
@@ -34,6 +35,8 @@ Usage::
 from __future__ import annotations
 
 import functools
+import importlib.util
+import random
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -41,12 +44,13 @@ from typing import Any
 
 import numpy as np
 
+from optarena.core.spec import MethodSpec
 from optarena.solvers.constrained import ConstrainedProblem, ConstraintBlock, ProblemError, solve
 from optarena.solvers.constrained.api import METHODS
 
 __all__ = [
-    "SolverRecord", "check_names", "needs_available", "parametrize_records", "parametrize_with_checks",
-    "solver_records",
+    "SolverRecord", "check_names", "disturb_rngs", "expect_error", "family_specs", "needs_available",
+    "parametrize_records", "parametrize_with_checks", "solver_records", "spec_factory",
 ]  # fmt: skip
 
 #: small HS problems used by ``reaches_optimum``, by the kinds they need
@@ -212,8 +216,6 @@ def parametrize_with_checks(records: Iterable[SolverRecord]):
 
 def needs_available(capabilities: Iterable[str]) -> Callable[[], bool]:
     """Availability from ``needs-<module>`` capabilities: every named module must be importable."""
-    import importlib.util
-
     modules = [c.removeprefix("needs-") for c in capabilities if c.startswith("needs-")]
     return lambda: all(importlib.util.find_spec(m) is not None for m in modules)
 
@@ -243,3 +245,72 @@ def parametrize_records(
                 marks.append(pytest.mark.slow)
             params.append(pytest.param(fn, id=f"{rec.name}::{name}", marks=marks))
     return pytest.mark.parametrize("check", params)
+
+
+# -- shared by the family suites -----------------------------------------------------------------------
+def spec_factory(spec: MethodSpec) -> Callable[[Mapping[str, Any]], Callable[..., Any]]:
+    """The spec's registry factory over its defaults: ``factory(hparams)`` overrides them."""
+
+    def factory(hparams: Mapping[str, Any]) -> Callable[..., Any]:
+        return spec.load_factory()({**spec.defaults, **hparams})
+
+    return factory
+
+
+def family_specs(family: str, *modules: str, skip_unimportable: bool = False) -> list[MethodSpec]:
+    """Every MethodSpec of a registry ``family`` (plugins included) and those in the ``modules``'
+    ``__all__`` (a registry entry wins a name), sorted by name. ``skip_unimportable``: a registry
+    entry whose module fails to import is passed over instead of raising."""
+    from optarena.registry import list_methods, resolve_method
+
+    found: dict[str, MethodSpec] = {}
+    for e in list_methods():
+        if e.family != family:
+            continue
+        try:
+            spec = resolve_method(e.name)
+        except ImportError:
+            if not skip_unimportable:
+                raise
+            continue
+        found[spec.name] = spec
+    for module in modules:
+        mod = importlib.import_module(module)
+        for attr in mod.__all__:
+            obj = getattr(mod, attr)
+            if isinstance(obj, MethodSpec):
+                found.setdefault(obj.name, obj)
+    return [found[k] for k in sorted(found)]
+
+
+def disturb_rngs(k: int) -> None:
+    """Seed the global numpy, Python ``random`` and torch RNGs with k (a run seeded by its own seed
+    must not notice)."""
+    np.random.seed(k)
+    random.seed(k)
+    try:
+        import torch
+
+        torch.manual_seed(k)
+    except ImportError:  # pragma: no cover - torch is a core dependency
+        pass
+
+
+def expect_error(
+    name: str, what: str, call: Callable[[], Any], errors: tuple[type[Exception], ...], words: Iterable[str]
+) -> Exception:
+    """Run ``call``; it must raise one of ``errors`` whose message holds every word (any case).
+
+    Returns the exception; any other exception, or none, fails naming the record ``name`` and the
+    malformed input ``what``.
+    """
+    try:
+        call()
+    except errors as exc:
+        msg = str(exc).lower()
+        missing = [w for w in words if w.lower() not in msg]
+        assert not missing, f"{name}: the error does not name the bad value ({missing}): {exc}"
+        return exc
+    except Exception as exc:
+        raise AssertionError(f"{name}: {what} raised {exc!r}, not {[e.__name__ for e in errors]}") from exc
+    raise AssertionError(f"{name}: malformed input ({what}) was accepted")

@@ -59,7 +59,13 @@ from torch import Tensor
 from optarena.core.errors import IncompatibleError
 from optarena.core.spec import MethodSpec
 from optarena.solvers.bilevel import BilevelProblem, BilevelProblemError
-from optarena.testing.solver_checks import needs_available, parametrize_records
+from optarena.testing.solver_checks import (
+    disturb_rngs,
+    family_specs,
+    needs_available,
+    parametrize_records,
+    spec_factory,
+)
 
 __all__ = [
     "SOLUTION_PROBLEMS",
@@ -150,26 +156,14 @@ SETTINGS: dict[str, dict[str, Any]] = {
 
 def record_from_spec(spec: MethodSpec, **settings: Any) -> BilevelRecord:
     """A record of a registered bilevel method: its factory over the spec's defaults, its capabilities."""
-
-    def factory(hparams: Mapping[str, Any]) -> Callable[..., Any]:
-        return spec.load_factory()({**spec.defaults, **hparams})
-
     caps = frozenset(spec.capabilities)
     settings.setdefault("problem", "coupled" if "lower-constraints" in caps else "ridge")
-    return BilevelRecord(spec.name, factory, caps, available=needs_available(caps), **settings)
+    return BilevelRecord(spec.name, spec_factory(spec), caps, available=needs_available(caps), **settings)
 
 
 def bilevel_specs() -> list[MethodSpec]:
     """Every bilevel MethodSpec: the registry's (plugins included) and :mod:`...bilevel.specs`'s."""
-    from optarena.registry import list_methods, resolve_method
-    from optarena.solvers.bilevel import specs
-
-    found = {e.name: resolve_method(e.name) for e in list_methods() if e.family == "bilevel"}
-    for attr in specs.__all__:
-        obj = getattr(specs, attr)
-        if isinstance(obj, MethodSpec):
-            found.setdefault(obj.name, obj)
-    return [found[k] for k in sorted(found)]
+    return family_specs("bilevel", "optarena.solvers.bilevel.specs")
 
 
 def bilevel_records() -> list[BilevelRecord]:
@@ -226,11 +220,6 @@ def check_respects_max_time(rec: BilevelRecord) -> None:
     )
 
 
-def _disturb(k: int) -> None:
-    np.random.seed(k)
-    torch.manual_seed(k)
-
-
 def _same_run(a: Any, b: Any) -> bool:
     rows = [[{k: v for k, v in h.items() if k != "time"} for h in r.history] for r in (a, b)]
     return np.array_equal(a.x, b.x) and np.array_equal(a.y, b.y) and rows[0] == rows[1]
@@ -238,16 +227,16 @@ def _same_run(a: Any, b: Any) -> bool:
 
 def check_reproducible(rec: BilevelRecord) -> None:
     solve, p = rec.solver(), _problem(rec.problem)
-    _disturb(1)
+    disturb_rngs(1)
     a = solve(p, 5, seed=3)
-    _disturb(2)
+    disturb_rngs(2)
     b = solve(p, 5, seed=3)
     assert _same_run(a, b), f"{rec.name}: same seed, different runs"
     if "stochastic" in rec.capabilities and rec.seed_options is not None:
         solve, p = rec.solver(**rec.seed_options), _problem(rec.seed_problem)
-        _disturb(1)
+        disturb_rngs(1)
         a = solve(p, 5, seed=3)
-        _disturb(2)
+        disturb_rngs(2)
         b = solve(p, 5, seed=3)
         c = solve(p, 5, seed=4)
         assert _same_run(a, b), f"{rec.name} {dict(rec.seed_options)}: same seed, different runs"

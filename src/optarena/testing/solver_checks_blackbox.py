@@ -39,7 +39,6 @@ Usage::
 from __future__ import annotations
 
 import functools
-import random
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,7 +47,14 @@ import numpy as np
 
 from optarena.core.spec import MethodSpec
 from optarena.solvers.blackbox.functions import BRANIN, TestFunction, quadratic
-from optarena.testing.solver_checks import needs_available, parametrize_records
+from optarena.testing.solver_checks import (
+    disturb_rngs,
+    expect_error,
+    family_specs,
+    needs_available,
+    parametrize_records,
+    spec_factory,
+)
 
 __all__ = [
     "OPTIMUM_PROBLEMS",
@@ -116,25 +122,13 @@ SETTINGS: dict[str, dict[str, Any]] = {
 
 def record_from_spec(spec: MethodSpec, **settings: Any) -> BlackBoxRecord:
     """A record of a registered black-box method: its factory over the spec's defaults, its capabilities."""
-
-    def factory(hparams: Mapping[str, Any]) -> Callable[..., Any]:
-        return spec.load_factory()({**spec.defaults, **hparams})
-
     caps = frozenset(spec.capabilities)
-    return BlackBoxRecord(spec.name, factory, caps, available=needs_available(caps), **settings)
+    return BlackBoxRecord(spec.name, spec_factory(spec), caps, available=needs_available(caps), **settings)
 
 
 def blackbox_specs() -> list[MethodSpec]:
     """Every black-box MethodSpec: the registry's (plugins included) and :mod:`...blackbox.specs`'s."""
-    from optarena.registry import list_methods, resolve_method
-    from optarena.solvers.blackbox import specs
-
-    found = {e.name: resolve_method(e.name) for e in list_methods() if e.family == "blackbox"}
-    for attr in specs.__all__:
-        obj = getattr(specs, attr)
-        if isinstance(obj, MethodSpec):
-            found.setdefault(obj.name, obj)
-    return [found[k] for k in sorted(found)]
+    return family_specs("blackbox", "optarena.solvers.blackbox.specs")
 
 
 def blackbox_records() -> list[BlackBoxRecord]:
@@ -163,17 +157,6 @@ class _Ranker:
     def __call__(self, points: np.ndarray) -> np.ndarray:
         self.shown += len(points)
         return np.argsort([float(self.fun(p)) for p in points], kind="stable")
-
-
-def _disturb(k: int) -> None:
-    np.random.seed(k)
-    random.seed(k)
-    try:
-        import torch
-
-        torch.manual_seed(k)
-    except ImportError:  # pragma: no cover - torch is a core dependency
-        pass
 
 
 def _regret(fn: TestFunction, x: np.ndarray) -> float:
@@ -209,9 +192,9 @@ def _assert_same(rec: BlackBoxRecord, a: Any, b: Any) -> None:
 
 def check_reproducible(rec: BlackBoxRecord) -> None:
     fn = OPTIMUM_PROBLEMS["quadratic2"]()
-    _disturb(1)
+    disturb_rngs(1)
     a = rec.solver()(fn.f, fn.bounds, rec.short_budget, 3)
-    _disturb(2)
+    disturb_rngs(2)
     b = rec.solver()(fn.f, fn.bounds, rec.short_budget, 3)
     _assert_same(rec, a, b)
     if rec.randomized:
@@ -256,20 +239,11 @@ def _check_malformed(rec: BlackBoxRecord, what: str) -> None:
     change, errors, words = MALFORMED[what]
     fun = _Counted(change.get("fun", fn.f))
     args = {"bounds": fn.bounds, "budget": rec.short_budget, **change, "fun": fun}
-    try:
-        rec.solver()(args["fun"], args["bounds"], args["budget"], 0)
-    except errors as exc:
-        msg = str(exc).lower()
-        missing = [w for w in words if w.lower() not in msg]
-        assert not missing, f"{rec.name}: the error does not name the bad value ({missing}): {exc}"
-        if not what.startswith("fun"):
-            assert fun.calls == 0, f"{rec.name}: fun was called {fun.calls} times before the error"
-        return
-    except Exception as exc:
-        raise AssertionError(
-            f"{rec.name}: {what} raised {exc!r}, not {[e.__name__ for e in errors]}"
-        ) from exc
-    raise AssertionError(f"{rec.name}: malformed input ({what}) was accepted")
+    expect_error(
+        rec.name, what, lambda: rec.solver()(args["fun"], args["bounds"], args["budget"], 0), errors, words
+    )
+    if not what.startswith("fun"):
+        assert fun.calls == 0, f"{rec.name}: fun was called {fun.calls} times before the error"
 
 
 def check_ranking_budget(rec: BlackBoxRecord) -> None:
@@ -284,9 +258,9 @@ def check_ranking_budget(rec: BlackBoxRecord) -> None:
 
 def check_ranking_reproducible(rec: BlackBoxRecord) -> None:
     fn = OPTIMUM_PROBLEMS["quadratic2"]()
-    _disturb(1)
+    disturb_rngs(1)
     a = rec.solver(rank=_Ranker(fn.f))(None, fn.bounds, rec.short_budget, 3)
-    _disturb(2)
+    disturb_rngs(2)
     b = rec.solver(rank=_Ranker(fn.f))(None, fn.bounds, rec.short_budget, 3)
     _assert_same(rec, a, b)
     if rec.randomized:

@@ -51,7 +51,6 @@ Usage::
 from __future__ import annotations
 
 import functools
-import random
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,7 +59,14 @@ import numpy as np
 
 from optarena.core.spec import MethodSpec
 from optarena.solvers.relax import CostTable, LinearSystemSequence
-from optarena.testing.solver_checks import needs_available, parametrize_records
+from optarena.testing.solver_checks import (
+    disturb_rngs,
+    expect_error,
+    family_specs,
+    needs_available,
+    parametrize_records,
+    spec_factory,
+)
 
 __all__ = [
     "BANDIT_MALFORMED",
@@ -128,39 +134,20 @@ SETTINGS: dict[str, dict[str, Any]] = {
 
 def record_from_spec(spec: MethodSpec, **settings: Any) -> SequentialRecord:
     """A record of a registered sequential method: its factory over the spec's defaults, its capabilities."""
-
-    def factory(hparams: Mapping[str, Any]) -> Callable[..., Any]:
-        return spec.load_factory()({**spec.defaults, **hparams})
-
     caps = frozenset(spec.capabilities)
     return SequentialRecord(
-        spec.name, factory, caps, dict(spec.defaults), available=needs_available(caps), **settings
+        spec.name, spec_factory(spec), caps, dict(spec.defaults), available=needs_available(caps), **settings
     )
 
 
 def sequential_specs() -> list[MethodSpec]:
     """Every MethodSpec with a :data:`KINDS` capability: the registry's (plugins included) and the specs
-    exported by :mod:`optarena.solvers.relax` and :mod:`optarena.solvers.policy_gradient`."""
-    import importlib
-
-    from optarena.registry import list_methods, resolve_method
-
-    found: dict[str, MethodSpec] = {}
-    for e in list_methods():
-        if e.family != "science":
-            continue
-        try:
-            spec = resolve_method(e.name)
-        except ImportError:  # an unrelated science method with a missing optional dependency
-            continue
-        found[spec.name] = spec
-    for module in ("optarena.solvers.relax", "optarena.solvers.policy_gradient"):
-        mod = importlib.import_module(module)
-        for attr in mod.__all__:
-            obj = getattr(mod, attr)
-            if isinstance(obj, MethodSpec):
-                found.setdefault(obj.name, obj)
-    return [found[k] for k in sorted(found) if set(found[k].capabilities) & set(KINDS)]
+    exported by :mod:`optarena.solvers.relax` and :mod:`optarena.solvers.policy_gradient` (a science
+    method whose optional dependency is missing is passed over)."""
+    specs = family_specs(
+        "science", "optarena.solvers.relax", "optarena.solvers.policy_gradient", skip_unimportable=True
+    )
+    return [s for s in specs if set(s.capabilities) & set(KINDS)]
 
 
 def sequential_records() -> list[SequentialRecord]:
@@ -169,17 +156,6 @@ def sequential_records() -> list[SequentialRecord]:
 
 
 # -- helpers -------------------------------------------------------------------------------------------
-def _disturb(k: int) -> None:
-    np.random.seed(k)
-    random.seed(k)
-    try:
-        import torch
-
-        torch.manual_seed(k)
-    except ImportError:  # pragma: no cover - torch is a core dependency
-        pass
-
-
 def _assert_fields(rec: SequentialRecord, r: Any, keys: Iterable[str]) -> None:
     """``r`` has scipy's fields as attributes (an ``OptimizeResult`` or a dataclass exposing them)."""
     missing = [k for k in keys if not hasattr(r, k)]
@@ -256,7 +232,7 @@ def check_bandit_reproducible(rec: SequentialRecord) -> None:
     seq = _sequence(T)
     runs = {}
     for k, seed in ((1, 3), (2, 3), (3, 4)):
-        _disturb(k)
+        disturb_rngs(k)
         runs[k] = rec.method()(seq, _table(costs, grid), seed=seed)
     a, b, c = runs[1], runs[2], runs[3]
     same = np.array_equal(a.omegas, b.omegas) and np.array_equal(a.costs, b.costs)
@@ -282,20 +258,9 @@ def _check_bandit_malformed(rec: SequentialRecord, what: str) -> None:
     rows = T + 1 if change == "rows" else max(T, 1)
     omegas = grid + 1e-3 if change == "grid" else grid  # no played omega is in this table
     tab = _table(_synthetic_costs(rows, len(grid), best=0), omegas)
-    try:
-        rec.method(**hparams)(_sequence(T), tab, seed=0)
-    except errors as exc:
-        msg = str(exc).lower()
-        missing = [w for w in words if w.lower() not in msg]
-        assert not missing, f"{rec.name}: the error does not name the bad value ({missing}): {exc}"
-        if change != "grid":
-            assert not tab.asked, f"{rec.name}: {len(tab.asked)} costs looked up before the error"
-        return
-    except Exception as exc:
-        raise AssertionError(
-            f"{rec.name}: {what} raised {exc!r}, not {[e.__name__ for e in errors]}"
-        ) from exc
-    raise AssertionError(f"{rec.name}: malformed input ({what}) was accepted")
+    expect_error(rec.name, what, lambda: rec.method(**hparams)(_sequence(T), tab, seed=0), errors, words)
+    if change != "grid":
+        assert not tab.asked, f"{rec.name}: {len(tab.asked)} costs looked up before the error"
 
 
 def check_bandit_known_answer(rec: SequentialRecord) -> None:
@@ -383,7 +348,7 @@ def check_pg_respects_budget(rec: SequentialRecord) -> None:
 def check_pg_reproducible(rec: SequentialRecord) -> None:
     runs = {}
     for k, seed in ((1, 3), (2, 3), (3, 4)):
-        _disturb(k)
+        disturb_rngs(k)
         runs[k] = _pg(rec, _TwoStepEnv(), 20, seed=seed)
     a, b, c = runs[1], runs[2], runs[3]
     same = list(a.returns) == list(b.returns) and np.array_equal(a.x, b.x)
@@ -410,19 +375,12 @@ def _check_pg_malformed(rec: SequentialRecord, what: str) -> None:
     hparams, change, errors, words = PG_MALFORMED[what]
     env = _TwoStepEnv()
     args = {"env": env, "budget": 4, **change}
-    try:
-        rec.method(**hparams)(args["env"], _policy(), args["budget"], seed=0, horizon=_TwoStepEnv.H)
-    except errors as exc:
-        msg = str(exc).lower()
-        missing = [w for w in words if w.lower() not in msg]
-        assert not missing, f"{rec.name}: the error does not name the bad value ({missing}): {exc}"
-        assert env.resets == 0, f"{rec.name}: {env.resets} trajectories run before the error"
-        return
-    except Exception as exc:
-        raise AssertionError(
-            f"{rec.name}: {what} raised {exc!r}, not {[e.__name__ for e in errors]}"
-        ) from exc
-    raise AssertionError(f"{rec.name}: malformed input ({what}) was accepted")
+
+    def call() -> Any:
+        return rec.method(**hparams)(args["env"], _policy(), args["budget"], seed=0, horizon=_TwoStepEnv.H)
+
+    expect_error(rec.name, what, call, errors, words)
+    assert env.resets == 0, f"{rec.name}: {env.resets} trajectories run before the error"
 
 
 def check_pg_known_answer(rec: SequentialRecord) -> None:
