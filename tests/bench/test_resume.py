@@ -67,7 +67,14 @@ def test_ctrl_c_keeps_finished_trials(tmp_path):
     suite.write_text(SUITE)
     cmd = cli("--quiet", "run", str(suite), "--store", str(db))
     proc = subprocess.Popen(
-        cmd, env=cli_env(), start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        cmd,
+        env=cli_env(),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        # a terminal's foreground job gets SIGINT's default action; a shell's background job (a test
+        # run started with `&`) inherits SIGINT ignored, which Python then keeps ignoring
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.time() + 120
     while len(_finished(db)) < 2 and time.time() < deadline and proc.poll() is None:
