@@ -21,10 +21,12 @@
 #include <c10/util/Half.h>
 #include <omp.h>
 #include <torch/csrc/autograd/python_variable.h>
+#include <torch/csrc/autograd/variable.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <stdexcept>
 #include <vector>
 
@@ -451,9 +453,305 @@ PyObject* step_state(PyObject*, PyObject* args) {
   }
 }
 
+
+// --- flat blocks: parameters, gradients and state as views of one buffer each ----------------------
+//
+// A block (made by _flat.py) holds a group's parameters of one dtype whose data, gradients and state are
+// views of four (Lion: three) contiguous buffers at the same element offsets, one step counter shared by
+// all of them, and (set here) one version counter, the parameter buffer's. flat_step counts the step and
+// then, per unit of work (about BLOCK elements: many small parameters, or a piece of a large one; each
+// OpenMP thread a contiguous range of units), checks each of the unit's parameters from cached pointers
+// (no Python objects): is it still its view of the parameter buffer, does it have a gradient, either its
+// view of the gradient buffer or a dense tensor of its dtype and size (copied into the slot). The kernel
+// then runs over the unit's parameters that passed, as over one tensor. A parameter that fails (given
+// new data, a gradient that is None, sparse, of another dtype or strided) is left untouched and
+// returned: the caller gives every parameter of the block its own step again (those returned keep the
+// old count) and sends the returned ones down the per-tensor path. The reference counts of the buffers'
+// storages stand in for what is not checked per parameter (see flat_step).
+
+struct FlatUnit {
+  int64_t a, b, lo, hi;  // parameters [a, b), elements [lo, hi) of the buffers
+};
+
+struct Block {
+  std::vector<at::Tensor> params, gviews;
+  std::vector<int64_t> offset, numel;  // in elements of the parameter buffer
+  std::vector<FlatUnit> units;
+  at::Tensor pbuf, gbuf, state[3], step;
+  const c10::StorageImpl *pstorage = nullptr, *gstorage = nullptr;
+  caffe2::TypeMeta dtype;
+  int kind = F32, n_state = 0;
+  int64_t esize = 0, total = 0;
+};
+
+void free_block(PyObject* capsule) { delete static_cast<Block*>(PyCapsule_GetPointer(capsule, "optarena.flat")); }
+
+Block* block_of(PyObject* capsule) { return static_cast<Block*>(PyCapsule_GetPointer(capsule, "optarena.flat")); }
+
+// Units of about BLOCK elements: consecutive small parameters together, a large one in pieces.
+void make_units(Block& b) {
+  const int64_t n = static_cast<int64_t>(b.params.size());
+  int64_t start = 0, acc = 0;
+  auto close = [&](int64_t end) {
+    if (start < end) b.units.push_back({start, end, b.offset[start], b.offset[end - 1] + b.numel[end - 1]});
+    start = end, acc = 0;
+  };
+  for (int64_t i = 0; i < n; ++i) {
+    if (b.numel[i] >= BLOCK) {
+      close(i);
+      for (int64_t lo = 0; lo < b.numel[i]; lo += BLOCK)
+        b.units.push_back({i, i + 1, b.offset[i] + lo, b.offset[i] + std::min(b.numel[i], lo + BLOCK)});
+      start = i + 1;
+    } else if ((acc += b.numel[i]) >= BLOCK) {
+      close(i + 1);
+    }
+  }
+  close(n);
+}
+
+bool dense_like(const c10::TensorImpl* t, caffe2::TypeMeta dtype, int64_t n) {
+  return t->device_type() == c10::kCPU && t->layout() == c10::kStrided && t->has_storage() &&
+         t->dtype() == dtype && t->numel() == n && !t->is_conj() && !t->is_neg() && t->is_contiguous();
+}
+
+// flat_block(params, grad_views, pbuf, gbuf, states, step) -> capsule
+PyObject* flat_block(PyObject*, PyObject* args) {
+  PyObject *params, *gviews, *pbuf, *gbuf, *states, *step;
+  if (!PyArg_ParseTuple(args, "O!O!OOO!O", &PyList_Type, &params, &PyList_Type, &gviews, &pbuf, &gbuf,
+                        &PyTuple_Type, &states, &step))
+    return nullptr;
+  const Py_ssize_t n = PyList_GET_SIZE(params);
+  const at::Tensor *pb = tensor_of(pbuf), *gb = tensor_of(gbuf), *st = tensor_of(step);
+  if (pb == nullptr || gb == nullptr || st == nullptr || !valid_step(step) || PyList_GET_SIZE(gviews) != n ||
+      PyTuple_GET_SIZE(states) > 3 || gb->dtype() != pb->dtype() || gb->numel() != pb->numel() ||
+      !pb->is_contiguous() || !gb->is_contiguous() || pb->storage_offset() != 0 || gb->storage_offset() != 0)
+    return PyErr_Format(PyExc_ValueError, "flat_block: bad arguments");
+  auto* b = new Block();
+  b->pbuf = *pb, b->gbuf = *gb, b->step = *st, b->dtype = pb->dtype(), b->esize = pb->element_size();
+  b->pstorage = pb->storage().unsafeGetStorageImpl(), b->gstorage = gb->storage().unsafeGetStorageImpl();
+  b->total = pb->numel();
+  switch (pb->scalar_type()) {
+    case c10::kFloat: b->kind = F32; break;
+    case c10::kDouble: b->kind = F64; break;
+    case c10::kBFloat16: b->kind = BF16; break;
+    case c10::kHalf: b->kind = F16; break;
+    default: delete b; return PyErr_Format(PyExc_ValueError, "flat_block: unsupported dtype");
+  }
+  const c10::ScalarType state_type = b->kind == F64 ? c10::kDouble : c10::kFloat;
+  for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(states); ++j) {
+    const at::Tensor* s = tensor_of(PyTuple_GET_ITEM(states, j));
+    if (s == nullptr || s->numel() != b->total || !s->is_contiguous() || s->scalar_type() != state_type) {
+      delete b;
+      return PyErr_Format(PyExc_ValueError, "flat_block: bad state buffer %zd", j);
+    }
+    b->state[j] = *s;
+  }
+  b->n_state = static_cast<int>(PyTuple_GET_SIZE(states));
+  const char* gbase = static_cast<const char*>(gb->const_data_ptr());
+  int64_t next = 0;
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    const at::Tensor *p = tensor_of(PyList_GET_ITEM(params, i)), *g = tensor_of(PyList_GET_ITEM(gviews, i));
+    const int64_t at = g == nullptr ? -1 : (static_cast<const char*>(g->const_data_ptr()) - gbase) / b->esize;
+    if (p == nullptr || g == nullptr || p->numel() == 0 || g->numel() != p->numel() || at != next) {
+      delete b;
+      return PyErr_Format(PyExc_ValueError, "flat_block: parameter %zd is not the next slot", i);
+    }
+    b->params.push_back(*p), b->gviews.push_back(*g);
+    p->unsafeGetTensorImpl()->set_version_counter(pb->unsafeGetTensorImpl()->version_counter());
+    b->offset.push_back(at), b->numel.push_back(p->numel());
+    next += p->numel();
+  }
+  if (next != b->total) {
+    delete b;
+    return PyErr_Format(PyExc_ValueError, "flat_block: the parameters do not fill the buffers");
+  }
+  make_units(*b);
+  return PyCapsule_New(b, "optarena.flat", free_block);
+}
+
+// What check_param reads of a parameter's TensorImpl: its storage and autograd-meta pointers (bytes
+// 16-31 in torch 2.13) and its storage offset, numel, dtype, device, flags and key set (the last 32
+// bytes); of its AutogradMeta, the gradient (read as the member, without the virtual call).
+void prefetch_param(const c10::TensorImpl* t) {
+  const char* q = reinterpret_cast<const char*>(t);
+  __builtin_prefetch(q + 16);
+  __builtin_prefetch(q + sizeof(c10::TensorImpl) - 32), __builtin_prefetch(q + sizeof(c10::TensorImpl) - 1);
+}
+
+const at::Tensor* grad_slot(const c10::TensorImpl* t) {
+  const c10::AutogradMetaInterface* m = t->autograd_meta();
+  return m == nullptr ? nullptr : &static_cast<const torch::autograd::AutogradMeta*>(m)->grad_;
+}
+
+// 0: parameter i is its view and its gradient is its view; 1: the gradient is to be copied in; -1: neither.
+int check_param(const Block& b, int64_t i, const char* gbase, bool views_intact) {
+  const c10::TensorImpl* p = b.params[i].unsafeGetTensorImpl();
+  const int64_t n = b.numel[i], at = b.offset[i] * b.esize;
+  // On the parameter buffer's storage (so a CPU, strided tensor) at its slot, with its numel, dense:
+  // fields of the TensorImpl only (nothing behind a pointer).
+  if (p->storage().unsafeGetStorageImpl() != b.pstorage || p->storage_offset() != b.offset[i] || p->numel() != n ||
+      p->dtype() != b.dtype || !p->is_contiguous() || p->is_conj() || p->is_neg() || b.params[i].is_inference())
+    return -1;
+  const at::Tensor* g = grad_slot(p);
+  if (g == nullptr || !g->defined()) return -1;
+  const c10::TensorImpl* gi = g->unsafeGetTensorImpl();
+  // The view made for this slot (installed by zero_grad), still on the gradient buffer: recognised by
+  // identity when every view still holds the buffer's storage (views_intact), else its storage is read.
+  if (gi == b.gviews[i].unsafeGetTensorImpl() &&
+      (views_intact || gi->storage().unsafeGetStorageImpl() == b.gstorage))
+    return 0;
+  if (!dense_like(gi, b.dtype, n)) return -1;
+  return static_cast<const char*>(gi->data()) == gbase + at ? 0 : 1;
+}
+
+// The metadata a unit's checks read, fetched into cache in dependent levels: the parameters'
+// TensorImpls (level 0), then the gradient member of their autograd metas (1), then, unless the views
+// are known to be intact, the line of their gradients' storage pointers (2). A thread walks its units in
+// order and, before it checks unit k, issues level 2 for unit k + 1, level 1 for k + 2 and level 0 for
+// k + 3: each level's pointers were fetched during an earlier unit's kernel, so the checks find their
+// lines in cache and the misses overlap the streaming. About 3 cache lines per parameter.
+void prefetch_level(const Block& b, const FlatUnit& u, int level) {
+  for (int64_t i = u.a; i < u.b; ++i) {
+    const c10::TensorImpl* t = b.params[i].unsafeGetTensorImpl();
+    if (level == 0) {
+      prefetch_param(t);
+    } else if (level == 1) {
+      if (const at::Tensor* g = grad_slot(t)) __builtin_prefetch(g);
+    } else {
+      const at::Tensor* g = grad_slot(t);
+      if (g != nullptr && g->defined()) __builtin_prefetch(reinterpret_cast<const char*>(g->unsafeGetTensorImpl()) + 16);
+    }
+  }
+}
+
+// One unit: check its parameters, copy gradients in, bump versions, and run the kernel over the runs
+// of parameters that passed. A parameter split over several units is checked by each (the same answer)
+// and its version is bumped by its first piece.
+void flat_unit(const Hyper& h, Block& b, const FlatUnit& u, const Item& whole, signed char* how, bool views_intact) {
+  char* gbase = static_cast<char*>(b.gbuf.mutable_data_ptr());
+  for (int64_t i = u.a; i < u.b; ++i) how[i] = static_cast<signed char>(check_param(b, i, gbase, views_intact));
+  int64_t run_lo = -1;
+  for (int64_t i = u.a; i < u.b; ++i) {
+    const int64_t lo = std::max(u.lo, b.offset[i]), hi = std::min(u.hi, b.offset[i] + b.numel[i]);
+    if (how[i] >= 0) {
+      c10::TensorImpl* p = b.params[i].unsafeGetTensorImpl();
+      if (how[i] == 1)
+        std::memcpy(gbase + lo * b.esize,
+                    static_cast<const char*>(p->grad().const_data_ptr()) + (lo - b.offset[i]) * b.esize,
+                    (hi - lo) * b.esize);
+      if (run_lo < 0) run_lo = lo;
+    } else if (run_lo >= 0) {
+      run(h, whole, run_lo, lo), run_lo = -1;
+    }
+  }
+  if (run_lo >= 0) run(h, whole, run_lo, u.hi);
+}
+
+// Units [first, last) in order, with the prefetch pipeline.
+void flat_units(const Hyper& h, Block& b, int64_t first, int64_t last, const Item& whole, signed char* how,
+                bool views_intact) {
+  for (int level = 0; level < 3; ++level)  // fill the pipeline: levels 0-2 for `first`, ...
+    for (int64_t k = first; k < std::min(last, first + 3 - level); ++k) prefetch_level(b, b.units[k], level);
+  for (int64_t k = first; k < last; ++k) {
+    for (int level = 2; level >= 0; --level)
+      if (k + 3 - level < last && !(level == 2 && views_intact)) prefetch_level(b, b.units[k + 3 - level], level);
+    flat_unit(h, b, b.units[k], whole, how, views_intact);
+  }
+}
+
+// flat_step(hyper, block) -> [index]: counts the block's step and updates every parameter it can; returns
+// the indices of those it left untouched (empty when it took them all).
+PyObject* flat_step(PyObject*, PyObject* args) {
+  PyObject *hyper, *capsule;
+  if (!PyArg_ParseTuple(args, "OO", &hyper, &capsule)) return nullptr;
+  Hyper h;
+  if (!parse_hyper(hyper, h)) return nullptr;
+  Block* b = block_of(capsule);
+  if (b == nullptr) return nullptr;
+  if (n_states(h) != b->n_state) return PyErr_Format(PyExc_ValueError, "flat_step: the block has other state");
+  try {
+    const int64_t n = static_cast<int64_t>(b->params.size());
+    Item whole{};
+    whole.p = b->pbuf.mutable_data_ptr(), whole.g = b->gbuf.const_data_ptr(), whole.n = b->total;
+    whole.kind = b->kind;
+    for (int j = 0; j < b->n_state; ++j) whole.s[j] = b->state[j].mutable_data_ptr();
+    float* step = b->step.mutable_data_ptr<float>();
+    whole.step = (*step += 1.0f);
+    coefficients(h, whole.step, whole.c);
+    std::vector<signed char> how(n, -1);
+    // A buffer's storage is held by the buffer and by each slot's view while that view is on it. For the
+    // gradient buffer, no more references than that means no view was moved off it (p.grad.data = ...,
+    // set_) and no other view of it exists, so a gradient that is its slot's view is recognised by
+    // identity. For a state buffer, fewer means a state entry was replaced (not through load_state_dict)
+    // and more that something else holds a view: the block then leaves every parameter to the
+    // per-tensor path (which reads the state dicts) and is rebuilt.
+    const size_t held = static_cast<size_t>(n) + 1;
+    const bool views_intact = b->gbuf.storage().use_count() == held;
+    bool state_intact = true;
+    for (int j = 0; j < b->n_state; ++j) state_intact = state_intact && b->state[j].storage().use_count() == held;
+    const int64_t n_units = static_cast<int64_t>(b->units.size());
+    if (!state_intact) {
+    } else if (b->total < 2 * BLOCK || omp_get_max_threads() == 1) {
+      flat_units(h, *b, 0, n_units, whole, how.data(), views_intact);
+    } else {  // each thread an equal, contiguous range of units (the pipeline needs them in order)
+#pragma omp parallel
+      {
+        const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+        flat_units(h, *b, n_units * t / nt, n_units * (t + 1) / nt, whole, how.data(), views_intact);
+      }
+    }
+    if (state_intact) b->pbuf.unsafeGetTensorImpl()->bump_version();  // the parameters' shared counter
+    PyObject* left = PyList_New(0);
+    if (left == nullptr) return nullptr;
+    for (int64_t i = 0; i < n; ++i) {
+      if (how[i] >= 0) continue;
+      PyObject* idx = PyLong_FromLongLong(i);
+      if (idx == nullptr || PyList_Append(left, idx) < 0) {
+        Py_XDECREF(idx), Py_DECREF(left);
+        return nullptr;
+      }
+      Py_DECREF(idx);
+    }
+    return left;
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+    return nullptr;
+  }
+}
+
+// flat_install_grads(block) -> None: every parameter still at its slot gets its slot's view of the
+// gradient buffer (zeroed by the caller) as its gradient; one that is not (given new data) gets None. A
+// view moved off the buffer (p.grad.data = ...) is made anew.
+PyObject* flat_install_grads(PyObject*, PyObject* capsule) {
+  Block* b = block_of(capsule);
+  if (b == nullptr) return nullptr;
+  try {
+    for (size_t i = 0; i < b->params.size(); ++i) {
+      c10::TensorImpl* p = b->params[i].unsafeGetTensorImpl();
+      at::Tensor& g = p->mutable_grad();
+      if (p->storage().unsafeGetStorageImpl() != b->pstorage || p->storage_offset() != b->offset[i] ||
+          p->numel() != b->numel[i] || p->dtype() != b->dtype || !p->is_contiguous()) {
+        g.reset();
+        continue;
+      }
+      at::Tensor& view = b->gviews[i];
+      if (view.storage().unsafeGetStorageImpl() != b->gstorage)
+        view = b->gbuf.narrow(0, b->offset[i], b->numel[i]).view(b->params[i].sizes());
+      if (!g.defined() || g.unsafeGetTensorImpl() != view.unsafeGetTensorImpl()) g = view;
+    }
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+    return nullptr;
+  }
+  Py_RETURN_NONE;
+}
+
 PyMethodDef methods[] = {
     {"step_lists", step_lists, METH_VARARGS, "Fused step over lists of tensors; returns the indices left."},
     {"step_state", step_state, METH_VARARGS, "Fused step over a group and its state; returns the params left."},
+    {"flat_block", flat_block, METH_VARARGS, "A block of parameters viewed into buffers (a capsule)."},
+    {"flat_step", flat_step, METH_VARARGS, "Fused step over a block; returns the indices it left."},
+    {"flat_install_grads", flat_install_grads, METH_O, "Make every gradient of a block its buffer view."},
     {nullptr, nullptr, 0, nullptr},
 };
 

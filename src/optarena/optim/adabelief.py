@@ -25,12 +25,13 @@ from optarena.core.paper import PaperRef
 from optarena.core.searchspace import Param, SearchSpace
 from optarena.core.spec import MethodSpec
 from optarena.optim import _fused
+from optarena.optim._flat import FlatMixin
 from optarena.optim._state import as_real, keep_fp32_state, state_dtype
 
 __all__ = ["ADABELIEF", "AdaBelief", "adabelief", "make_adabelief"]
 
 
-class AdaBelief(torch.optim.Optimizer):
+class AdaBelief(FlatMixin, torch.optim.Optimizer):
     r"""AdaBelief: Adam with the EMA of the squared gradient replaced by the EMA of :math:`(g_t - m_t)^2`.
 
     .. math::
@@ -95,6 +96,12 @@ class AdaBelief(torch.optim.Optimizer):
             loop, as are tensors the kernels do not take (not on CPU, tensor subclasses, a gradient with
             other strides than its parameter); on GPUs use ``foreach``. ``foreach`` and ``fused`` are
             exclusive.
+        flat: with ``fused``, keep each parameter group's parameters, gradients and state as views of one
+            buffer each and step them with one kernel call (:mod:`optarena.optim._flat`; default: False).
+            The parameters' data is moved into the buffers at the group's first step (the ``Parameter``
+            objects stay the same), and :meth:`zero_grad` keeps zeroed gradient views by default, so a
+            parameter without a gradient from ``backward`` is stepped with a zero gradient, as after
+            torch's ``zero_grad(set_to_none=False)``. For models of many small tensors.
 
     State (per parameter, created at its first step): ``exp_avg`` (:math:`m`), ``exp_avg_var``
     (:math:`s`) and, with ``amsgrad``, ``max_exp_avg_var``, each of the parameter's shape in float32 for
@@ -103,6 +110,8 @@ class AdaBelief(torch.optim.Optimizer):
     8 B/param plus 4 B per tensor (``12 * numel + 4`` with amsgrad; twice the per-param part in
     float64). Bytes moved per step at the fused floor (fp32, no amsgrad): read p, g, m, s and write
     p, m, s, i.e. 28 B/param.
+    With ``flat=True`` the state tensors are views of one buffer per key and the blocks' parameters
+    share one ``step`` tensor (4 B per block; ``state_dict()`` gives each parameter its own copy).
 
     Parameters of dtype bf16/fp16 are updated in float32 and rounded once when written back. Complex
     parameters are optimized as ``torch.view_as_real`` pairs (real and imaginary parts each get their own
@@ -137,6 +146,7 @@ class AdaBelief(torch.optim.Optimizer):
         maximize: bool = False,
         foreach: bool = False,
         fused: bool = False,
+        flat: bool = False,
     ) -> None:
         defaults = dict(
             lr=lr,
@@ -149,9 +159,11 @@ class AdaBelief(torch.optim.Optimizer):
             maximize=maximize,
             foreach=foreach,
             fused=fused,
+            flat=flat,
         )
         _validate(defaults)
         super().__init__(params, defaults)
+        self._flat_init()
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         _validate({**self.defaults, **param_group})  # per-group values too, before the group is added
@@ -166,12 +178,15 @@ class AdaBelief(torch.optim.Optimizer):
             group.setdefault("maximize", False)
             group.setdefault("foreach", False)
             group.setdefault("fused", False)
+            group.setdefault("flat", False)
+        self._flat_init()
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """torch.optim's loader, except that bf16/fp16 parameters keep their float32 state (torch
         would cast it to the parameter's dtype)."""
         super().load_state_dict(state_dict)
         keep_fp32_state(self, state_dict)
+        self._flat_forget()
 
     def _init_group(
         self, group: dict[str, Any], todo: Iterable[Tensor], lists: dict[str, list[Tensor]]
@@ -207,11 +222,14 @@ class AdaBelief(torch.optim.Optimizer):
             with torch.enable_grad():
                 loss = closure()
         names = ("params", "grads", "exp_avgs", "exp_avg_vars", "max_exp_avg_vars", "state_steps")
-        for group in self.param_groups:
+        for index, group in enumerate(self.param_groups):
             todo = group["params"]
             if group["fused"]:  # the parameters with state, in one C++ call; the rest below
                 keys = ("exp_avg", "exp_avg_var", "max_exp_avg_var")[: 3 if group["amsgrad"] else 2]
-                todo = _fused.step_state(_hyper(group), todo, self.state, keys)
+                hyper = _hyper(group)
+                if group["flat"]:
+                    todo = self._flat_step(index, group, hyper, keys)
+                todo = _fused.step_state(hyper, todo, self.state, keys)
             lists: dict[str, list[Tensor]] = {name: [] for name in names}
             self._init_group(group, todo, lists)
             beta1, beta2 = group["betas"]
@@ -247,6 +265,8 @@ def _validate(group: Mapping[str, Any]) -> None:
         raise ValueError(f"Invalid weight_decay value: {wd}")
     if group["foreach"] and group["fused"]:
         raise ValueError("Invalid flags: foreach=True and fused=True are exclusive")
+    if group["flat"] and not group["fused"]:
+        raise ValueError(f"Invalid flags: flat=True needs fused=True (got fused={group['fused']})")
 
 
 # --- functional core -------------------------------------------------------------------------------

@@ -23,12 +23,13 @@ from optarena.core.paper import PaperRef
 from optarena.core.searchspace import Param, SearchSpace
 from optarena.core.spec import MethodSpec
 from optarena.optim import _fused
+from optarena.optim._flat import FlatMixin
 from optarena.optim._state import as_real, keep_fp32_state, state_dtype
 
 __all__ = ["LION", "Lion", "lion", "make_lion"]
 
 
-class Lion(torch.optim.Optimizer):
+class Lion(FlatMixin, torch.optim.Optimizer):
     r"""Lion: the sign of an interpolation of momentum and gradient, with decoupled weight decay.
 
     .. math::
@@ -71,12 +72,20 @@ class Lion(torch.optim.Optimizer):
             loop, as are tensors the kernels do not take (not on CPU, tensor subclasses, a gradient with
             other strides than its parameter); on GPUs use ``foreach``. ``foreach`` and ``fused`` are
             exclusive.
+        flat: with ``fused``, keep each parameter group's parameters, gradients and state as views of one
+            buffer each and step them with one kernel call (:mod:`optarena.optim._flat`; default: False).
+            The parameters' data is moved into the buffers at the group's first step (the ``Parameter``
+            objects stay the same), and :meth:`zero_grad` keeps zeroed gradient views by default, so a
+            parameter without a gradient from ``backward`` is stepped with a zero gradient, as after
+            torch's ``zero_grad(set_to_none=False)``. For models of many small tensors.
 
     State (per parameter, created at its first step): ``exp_avg`` (:math:`m`, shape of the parameter,
     float32 for bf16/fp16 parameters, else the parameter's dtype) and ``step`` (a float32 0-dim tensor,
     counted per parameter; Lion itself does not use it). State bytes for fp32, bf16 or fp16 parameters:
     ``4 * numel + 4`` per tensor, i.e. 4 B/param plus 4 B per tensor; ``8 * numel + 4`` for float64.
     Bytes moved per step at the fused floor (fp32): read p, g, m and write p, m, i.e. 20 B/param.
+    With ``flat=True`` the state tensors are views of one buffer per key and the blocks' parameters
+    share one ``step`` tensor (4 B per block; ``state_dict()`` gives each parameter its own copy).
 
     Parameters of dtype bf16/fp16 are updated in float32 (the fp32 state, the parameter upcast) and
     rounded once when written back. Complex parameters are optimized as ``torch.view_as_real`` pairs:
@@ -107,12 +116,20 @@ class Lion(torch.optim.Optimizer):
         maximize: bool = False,
         foreach: bool = False,
         fused: bool = False,
+        flat: bool = False,
     ) -> None:
         defaults = dict(
-            lr=lr, betas=betas, weight_decay=weight_decay, maximize=maximize, foreach=foreach, fused=fused
+            lr=lr,
+            betas=betas,
+            weight_decay=weight_decay,
+            maximize=maximize,
+            foreach=foreach,
+            fused=fused,
+            flat=flat,
         )
         _validate(defaults)
         super().__init__(params, defaults)
+        self._flat_init()
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         _validate({**self.defaults, **param_group})  # per-group values too, before the group is added
@@ -124,12 +141,15 @@ class Lion(torch.optim.Optimizer):
             group.setdefault("maximize", False)
             group.setdefault("foreach", False)
             group.setdefault("fused", False)
+            group.setdefault("flat", False)
+        self._flat_init()
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """torch.optim's loader, except that bf16/fp16 parameters keep their float32 state (torch
         would cast it to the parameter's dtype)."""
         super().load_state_dict(state_dict)
         keep_fp32_state(self, state_dict)
+        self._flat_forget()
 
     def _init_group(
         self,
@@ -162,10 +182,13 @@ class Lion(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        for group in self.param_groups:
+        for index, group in enumerate(self.param_groups):
             todo = group["params"]
             if group["fused"]:  # the parameters with state, in one C++ call; the rest below
-                todo = _fused.step_state(_hyper(group), todo, self.state, ("exp_avg",))
+                hyper = _hyper(group)
+                if group["flat"]:
+                    todo = self._flat_step(index, group, hyper, ("exp_avg",))
+                todo = _fused.step_state(hyper, todo, self.state, ("exp_avg",))
             params: list[Tensor] = []
             grads: list[Tensor] = []
             exp_avgs: list[Tensor] = []
@@ -201,6 +224,8 @@ def _validate(group: Mapping[str, Any]) -> None:
         raise ValueError(f"Invalid weight_decay value: {wd}")
     if group["foreach"] and group["fused"]:
         raise ValueError("Invalid flags: foreach=True and fused=True are exclusive")
+    if group["flat"] and not group["fused"]:
+        raise ValueError(f"Invalid flags: flat=True needs fused=True (got fused={group['fused']})")
 
 
 # --- functional core -------------------------------------------------------------------------------

@@ -64,7 +64,10 @@ Checks (names as in test ids ``<record>::<check>``):
   the global RNG state is restored around it.
 - ``state_location``: all state lives in ``optimizer.state`` (keyed by the parameters) and
   hyperparameters in ``param_groups``: no attributes beyond a fresh instance's, no tensors outside
-  ``state`` / ``param_groups['params']``, on every path.
+  ``state`` / ``param_groups['params']``, on every path. An optimizer may name caches derived from
+  ``state`` and the parameters in a class attribute ``derived_state`` (a tuple of attribute names; e.g.
+  the flat layout of :mod:`optarena.optim._flat`): they are not saved, and ``state_dict_round_trip``,
+  which steps a fresh optimizer without them in lockstep, shows that they are derived.
 - ``converges_quadratic``, ``converges_rosenbrock``: with ``converges_kwargs`` for ``converges_steps``
   steps, the distance to the optimum of a diagonal quadratic (d=10, condition number 1000, from 0 to 1)
   and of Rosenbrock (from (-1.5, 2) to (1, 1)) is below ``converges_tol``.
@@ -77,6 +80,7 @@ Checks (names as in test ids ``<record>::<check>``):
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import math
 import re
@@ -107,6 +111,8 @@ __all__ = [
 ]
 
 ALL_DTYPES: tuple[torch.dtype, ...] = (torch.float64, torch.float32, torch.bfloat16)
+#: The kwargs of the flat-block path of the fused elementwise optimizers (optarena.optim._flat).
+_FLAT: Mapping[str, Any] = {"fused": True, "flat": True}
 
 
 @dataclass(frozen=True)
@@ -616,8 +622,9 @@ def check_state_location(info: OptimizerInfo) -> None:
         _run(opt, params, range(len(params)), 3)
         extra = sorted(set(vars(opt)) - standard)
         assert not extra, f"{where}: step() added attributes {extra}: state belongs in optimizer.state"
+        derived = set(getattr(type(opt), "derived_state", ()))
         for name, value in vars(opt).items():
-            if name not in ("state", "param_groups", "defaults") and _tensors_in(value):
+            if name not in ("state", "param_groups", "defaults", *derived) and _tensors_in(value):
                 raise AssertionError(
                     f"{where}: attribute {name!r} holds tensors: state belongs in optimizer.state"
                 )
@@ -829,7 +836,7 @@ OPTIMIZER_INFOS: list[OptimizerInfo] = [
         factory=EXAdam,
         default_kwargs={"lr": 1e-2, "weight_decay": 1e-2},
         readable_kwargs={"foreach": False},
-        fast_paths={"foreach": {"foreach": True}, "fused": {"fused": True}},
+        fast_paths={"foreach": {"foreach": True}, "fused": {"fused": True}, "flat": _FLAT},
         tolerance=1e-6,  # fp32 checks: the compiled kernel reassociates (fp64 equality to 1e-12 is in test_exadam)
         bad_inputs=(
             ({"lr": -1e-2}, r"learning rate: -0\.01"),
@@ -863,7 +870,7 @@ OPTIMIZER_INFOS: list[OptimizerInfo] = [
         factory=Lion,
         default_kwargs={"lr": 1e-3, "weight_decay": 1e-2},
         readable_kwargs={"foreach": False},
-        fast_paths={"foreach": {"foreach": True}, "fused": {"fused": True}},
+        fast_paths={"foreach": {"foreach": True}, "fused": {"fused": True}, "flat": _FLAT},
         bad_inputs=(
             ({"lr": -1e-2}, r"learning rate: -0\.01"),
             ({"betas": (0.9, 1.5)}, r"beta parameter at index 1: 1\.5"),
@@ -881,7 +888,7 @@ OPTIMIZER_INFOS: list[OptimizerInfo] = [
         factory=AdaBelief,
         default_kwargs={"lr": 1e-2, "weight_decay": 1e-2},
         readable_kwargs={"foreach": False},
-        fast_paths={"foreach": {"foreach": True}, "fused": {"fused": True}},
+        fast_paths={"foreach": {"foreach": True}, "fused": {"fused": True}, "flat": _FLAT},
         bad_inputs=(
             ({"lr": -1e-2}, r"learning rate: -0\.01"),
             ({"eps": -1.0}, r"epsilon value: -1\.0"),
@@ -1054,6 +1061,26 @@ OPTIMIZER_INFOS: list[OptimizerInfo] = [
         },
     ),
 ]
+
+
+def _flat_record(info: OptimizerInfo) -> OptimizerInfo:
+    """``info``'s optimizer with its ``flat`` fast path as the main path, so that every generic check
+    (param groups, round trip, late start, dtypes, ...) runs on the flat blocks too."""
+    formula = info.state_bytes_per_param
+    if formula is not None and getattr(info.factory, "int_step", False):
+        # in a block the step is the block's shared float32 0-dim counter, where it was a Python int
+        formula = functools.partial(lambda p, f: f(p) + 4, f=formula)
+    return dataclasses.replace(
+        info,
+        name=f"{info.name}_flat",
+        state_bytes_per_param=formula,
+        default_kwargs={**info.default_kwargs, **info.fast_paths["flat"]},
+        readable_kwargs={},
+        fast_paths={},
+    )
+
+
+OPTIMIZER_INFOS += [_flat_record(info) for info in OPTIMIZER_INFOS if "flat" in info.fast_paths]
 
 
 def _frugal_state_bytes(p: Tensor, density: float) -> int:
