@@ -607,9 +607,10 @@ int check_param(const Block& b, int64_t i, const char* gbase, bool views_intact)
 // The metadata a unit's checks read, fetched into cache in dependent levels: the parameters'
 // TensorImpls (level 0), then the gradient member of their autograd metas (1), then, unless the views
 // are known to be intact, the line of their gradients' storage pointers (2). A thread walks its units in
-// order and, before it checks unit k, issues level 2 for unit k + 1, level 1 for k + 2 and level 0 for
-// k + 3: each level's pointers were fetched during an earlier unit's kernel, so the checks find their
-// lines in cache and the misses overlap the streaming. About 3 cache lines per parameter.
+// order and, before it checks unit k, issues the last level for unit k + 1, the one before for k + 2,
+// and so on: each level's pointers were fetched during the previous unit's kernel, so the checks find
+// their lines in cache (a unit streams less than L2 holds) and the misses overlap the streaming. About
+// 3 cache lines per parameter.
 void prefetch_level(const Block& b, const FlatUnit& u, int level) {
   for (int64_t i = u.a; i < u.b; ++i) {
     const c10::TensorImpl* t = b.params[i].unsafeGetTensorImpl();
@@ -650,11 +651,12 @@ void flat_unit(const Hyper& h, Block& b, const FlatUnit& u, const Item& whole, s
 // Units [first, last) in order, with the prefetch pipeline.
 void flat_units(const Hyper& h, Block& b, int64_t first, int64_t last, const Item& whole, signed char* how,
                 bool views_intact) {
-  for (int level = 0; level < 3; ++level)  // fill the pipeline: levels 0-2 for `first`, ...
-    for (int64_t k = first; k < std::min(last, first + 3 - level); ++k) prefetch_level(b, b.units[k], level);
+  const int levels = views_intact ? 2 : 3;  // the gradients' storage only when views may have moved
+  for (int level = 0; level < levels; ++level)  // fill the pipeline
+    for (int64_t k = first; k < std::min(last, first + levels - level); ++k) prefetch_level(b, b.units[k], level);
   for (int64_t k = first; k < last; ++k) {
-    for (int level = 2; level >= 0; --level)
-      if (k + 3 - level < last && !(level == 2 && views_intact)) prefetch_level(b, b.units[k + 3 - level], level);
+    for (int level = levels - 1; level >= 0; --level)
+      if (k + levels - level < last) prefetch_level(b, b.units[k + levels - level], level);
     flat_unit(h, b, b.units[k], whole, how, views_intact);
   }
 }
