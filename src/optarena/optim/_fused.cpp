@@ -583,15 +583,20 @@ const at::Tensor* grad_slot(const c10::TensorImpl* t) {
   return m == nullptr ? nullptr : &static_cast<const torch::autograd::AutogradMeta*>(m)->grad_;
 }
 
+// Parameter i is still its slot's view: on the parameter buffer's storage (so a CPU, strided tensor) at
+// its offset, with its numel and dtype, dense. Fields of the TensorImpl only (nothing behind a pointer).
+bool at_slot(const Block& b, int64_t i) {
+  const c10::TensorImpl* p = b.params[i].unsafeGetTensorImpl();
+  return p->storage().unsafeGetStorageImpl() == b.pstorage && p->storage_offset() == b.offset[i] &&
+         p->numel() == b.numel[i] && p->dtype() == b.dtype && p->is_contiguous() && !p->is_conj() && !p->is_neg() &&
+         !b.params[i].is_inference();
+}
+
 // 0: parameter i is its view and its gradient is its view; 1: the gradient is to be copied in; -1: neither.
 int check_param(const Block& b, int64_t i, const char* gbase, bool views_intact) {
   const c10::TensorImpl* p = b.params[i].unsafeGetTensorImpl();
   const int64_t n = b.numel[i], at = b.offset[i] * b.esize;
-  // On the parameter buffer's storage (so a CPU, strided tensor) at its slot, with its numel, dense:
-  // fields of the TensorImpl only (nothing behind a pointer).
-  if (p->storage().unsafeGetStorageImpl() != b.pstorage || p->storage_offset() != b.offset[i] || p->numel() != n ||
-      p->dtype() != b.dtype || !p->is_contiguous() || p->is_conj() || p->is_neg() || b.params[i].is_inference())
-    return -1;
+  if (!at_slot(b, i)) return -1;
   const at::Tensor* g = grad_slot(p);
   if (g == nullptr || !g->defined()) return -1;
   const c10::TensorImpl* gi = g->unsafeGetTensorImpl();
@@ -692,10 +697,9 @@ PyObject* flat_step(PyObject*, PyObject* args) {
     bool state_intact = true;
     for (int j = 0; j < b->n_state; ++j) state_intact = state_intact && b->state[j].storage().use_count() == held;
     const int64_t n_units = static_cast<int64_t>(b->units.size());
-    if (!state_intact) {
-    } else if (b->total < 2 * BLOCK || omp_get_max_threads() == 1) {
+    if (state_intact && (b->total < 2 * BLOCK || omp_get_max_threads() == 1)) {
       flat_units(h, *b, 0, n_units, whole, how.data(), views_intact);
-    } else {  // each thread an equal, contiguous range of units (the pipeline needs them in order)
+    } else if (state_intact) {  // each thread an equal, contiguous range of units (the pipeline needs them in order)
 #pragma omp parallel
       {
         const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
@@ -729,10 +733,8 @@ PyObject* flat_install_grads(PyObject*, PyObject* capsule) {
   if (b == nullptr) return nullptr;
   try {
     for (size_t i = 0; i < b->params.size(); ++i) {
-      c10::TensorImpl* p = b->params[i].unsafeGetTensorImpl();
-      at::Tensor& g = p->mutable_grad();
-      if (p->storage().unsafeGetStorageImpl() != b->pstorage || p->storage_offset() != b->offset[i] ||
-          p->numel() != b->numel[i] || p->dtype() != b->dtype || !p->is_contiguous()) {
+      at::Tensor& g = b->params[i].unsafeGetTensorImpl()->mutable_grad();
+      if (!at_slot(*b, static_cast<int64_t>(i))) {
         g.reset();
         continue;
       }
