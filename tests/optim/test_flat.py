@@ -313,3 +313,64 @@ def test_block_parameters_share_one_version_counter():
     with torch.no_grad():
         p[0].mul_(1.0)
     assert p[1]._version > before
+
+
+# Cases without weight decay: two updates of one tied tensor then add up in either order.
+ADDITIVE = [CASES[i] for i in (1, 4, 9)]
+ADDITIVE_IDS = [IDS[i] for i in (1, 4, 9)]
+
+
+@pytest.mark.parametrize(("cls", "module", "loop", "flags"), ADDITIVE, ids=ADDITIVE_IDS)
+def test_re_views_of_a_block_parameter_are_seen(cls, module, loop, flags):
+    """After the build, parameters are re-pointed within the buffer: tied to another's slot
+    (``p.data = q.data``), a negative view of their own slot (same storage, offset, size and dtype; only
+    the dispatch keys differ) and a transposed one (not contiguous). Each is stepped as fused=True
+    steps it, the tie holds across the rebuilds, and the untouched ones stay in blocks."""
+    _need_extension()
+    a, b = _params([(3, 4)] * 6), _params([(3, 4)] * 6)
+    opt_a, opt_b = cls(a, lr=1e-2, fused=True, **flags), cls(b, lr=1e-2, **FLAT, **flags)
+    for opt, ps in ((opt_a, a), (opt_b, b)):
+        _run(opt, ps, 3)
+        with torch.no_grad():
+            ps[2].data = ps[2].data._neg_view()
+            ps[3].data = ps[3].data.view(4, 3).t()
+            ps[4].data = ps[5].data
+        _run(opt, ps, 4)
+    _assert_close(a, b, opt_a, opt_b, rtol=1e-12, atol=1e-12)
+    assert b[4].data_ptr() == b[5].data_ptr() and b[2].is_neg()
+    in_blocks = {id(p) for blk in _blocks(opt_b) for p in blk.params}
+    assert in_blocks == {id(b[0]), id(b[1])}
+
+
+@pytest.mark.parametrize(("cls", "module", "loop", "flags"), CASES[::3], ids=IDS[::3])
+def test_parameters_whose_memory_is_shared_stay_where_they_are(cls, module, loop, flags):
+    """A block takes a parameter only when nothing else refers to its memory: views of a larger buffer
+    of the user's, a parameter whose data another tensor also views (``w = p.data``), and the parameters
+    of a deleted flat optimizer (their old buffer has no other user: they move) or of a live one (they
+    stay). Whatever stays is stepped per tensor and its aliases see every update, as with fused=True."""
+    _need_extension()
+    results = []
+    for kwargs in ({"fused": True}, FLAT):
+        big = torch.randn(24, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+        ps = [torch.nn.Parameter(big[:12].view(3, 4)), torch.nn.Parameter(big[12:].view(3, 4))]
+        ps += _params([(5,), (2, 3)], seed=4)
+        alias = ps[2].data
+        opt = cls(ps, lr=1e-2, **kwargs, **flags)
+        _run(opt, ps, 3)
+        assert torch.equal(big[:12].view(3, 4), ps[0].detach()) and torch.equal(alias, ps[2].detach())
+        results.append((ps, opt))
+    (a, opt_a), (b, opt_b) = results
+    _assert_close(a, b, opt_a, opt_b, rtol=1e-12, atol=1e-12)
+    assert [[id(p) for p in blk.params] for blk in _blocks(opt_b)] == [[id(b[3])]]
+    assert opt_b._flat_layouts[0].pinned == {id(b[0]), id(b[1]), id(b[2])}
+
+    c = _params([(3, 4), (5,)], seed=6)
+    first = cls(c, lr=1e-2, **FLAT, **flags)
+    _run(first, c, 2)
+    second = cls(c, lr=1e-2, **FLAT, **flags)
+    _run(second, c, 1)
+    assert not _blocks(second)  # the first optimizer's block still holds the buffer
+    del first
+    third = cls(c, lr=1e-2, **FLAT, **flags)
+    _run(third, c, 1)
+    assert len(_blocks(third)) == 1 and len(_storages(c)) == 1

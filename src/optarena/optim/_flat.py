@@ -15,7 +15,8 @@ contiguous gradient buffer):
   float32 0-dim tensor shared by the block.
 
 A step counts the block's step and then, in units of about 2**15 elements on OpenMP threads, checks each
-parameter in C++ from cached pointers: is it still its view (storage, offset, size, dtype, density), and
+parameter in C++ from cached pointers: is it still its view (storage, offset, size, dtype, density,
+dispatch keys), and
 is its gradient its slot's view or a dense tensor to copy into the slot. About 3 cache lines of metadata
 per tensor are read; they are prefetched for the units ahead, a few parameters between every 256
 elements of the kernel, so that the misses overlap the streaming. The kernel then runs over the unit's
@@ -44,13 +45,22 @@ per-tensor path. Blocks take CPU parameters of dtype float32, float64, bfloat16 
 contiguous, not empty and plain ``Tensor``/``Parameter`` objects; other parameters of the group take the
 per-tensor path.
 
+A parameter is moved into a block only if nothing else shares its memory: no tensor other than the
+optimizer's parameters refers to its storage (a view kept as ``w = p.data``, a held ``state_dict()``, a
+larger buffer it is a view of, such as FSDP's with ``use_orig_params``) and no other parameter overlaps
+it (``p.data = q.data``). Torch's in-place updates keep such aliases in step; moving the parameter would
+silently detach them. Such a parameter stays where it is, on the per-tensor path, and is not tried again
+until the group is rebuilt for another reason. The parameters of an optimizer that was deleted (its
+old buffer now has no other user) are moved by a new one.
+
 The layout is a cache derived from ``state`` and the parameters (never saved): ``state_dict()`` returns
 each parameter's own step (so a loader never sees a shared counter), ``load_state_dict`` drops the blocks
 and the next step builds new ones from the loaded state. Without the extension (``OPTARENA_NO_COMPILE``,
 a failed build) ``flat`` does nothing and ``fused`` is the loop.
 
 Caveats of the design: an in-place change of one parameter of a block (under ``no_grad``) bumps the
-version of all of them, so autograd reports any saved parameter of the block as modified; ``torch.save``
+version of all of them, so autograd reports any saved parameter of the block as modified;
+``torch.utils.swap_tensors`` refuses a block parameter (the block holds a reference to it); ``torch.save``
 of a single parameter writes the whole buffer (it is a view): save ``model.state_dict()`` or a clone; a
 view of a state tensor kept across a rebuild stops following the state.
 """
@@ -89,6 +99,7 @@ class _Layout:
     keys: tuple[str, ...]
     blocks: list[_Block] = field(default_factory=list)
     loose: list[Tensor] = field(default_factory=list)  # parameters on the per-tensor path
+    pinned: set[int] = field(default_factory=set)  # ids of eligible ones whose memory is shared
     builds: int = 1
     stale: bool = False
 
@@ -127,7 +138,7 @@ class FlatMixin:
         ext = _fused.extension()
         if ext is None:
             return group["params"]
-        layout = self._flat_layouts.get(index)
+        old = layout = self._flat_layouts.get(index)
         if layout is None or layout.params is not group["params"] or layout.count != len(group["params"]):
             layout = self._flat_build(ext, group, keys, builds=1)
         elif layout.keys != keys or (
@@ -135,6 +146,9 @@ class FlatMixin:
         ):
             layout = self._flat_build(ext, group, keys, builds=layout.builds + 1)
         self._flat_layouts[index] = layout
+        if old is not None and old is not layout:
+            for block in old.blocks:
+                ext.flat_release(block.handle)
         left = list(layout.loose)
         for block in list(layout.blocks):
             untouched = ext.flat_step(hyper, block.handle)
@@ -152,6 +166,7 @@ class FlatMixin:
             and p.numel() > 0
             and p.is_contiguous()
             and not p.is_inference()
+            and not p.is_neg()
             and g is not None
             and g.layout == torch.strided
             and g.dtype == p.dtype
@@ -182,18 +197,33 @@ class FlatMixin:
         return None
 
     def _any_eligible(self, layout: _Layout) -> bool:
-        return any(self._eligible(p, layout.keys) for p in layout.loose)
+        return any(id(p) not in layout.pinned and self._eligible(p, layout.keys) for p in layout.loose)
+
+    def _movable(self, ext: Any, candidates: list[Tensor]) -> set[int]:
+        """The ids of the candidates whose memory nothing else shares (see ``flat_movable``): moving
+        those into a block is invisible but for the parameter itself."""
+        if not candidates:
+            return set()
+        everyone = [p for g in self.param_groups for p in g["params"]]
+        handles = [b.handle for layout in self._flat_layouts.values() for b in layout.blocks]
+        wanted = {id(p) for p in candidates}
+        return {
+            id(p) for p, ok in zip(everyone, ext.flat_movable(everyone, handles), strict=True) if ok
+        } & wanted
 
     def _flat_build(self, ext: Any, group: dict[str, Any], keys: tuple[str, ...], builds: int) -> _Layout:
         layout = _Layout(params=group["params"], count=len(group["params"]), keys=keys, builds=builds)
+        candidates = [p for p in group["params"] if self._eligible(p, keys)]
+        movable = self._movable(ext, candidates)
         members: dict[tuple[torch.dtype, float], list[Tensor]] = {}
         for p in group["params"]:
-            if self._eligible(p, keys):
+            if id(p) in movable:
                 st = self.state.get(p)
                 step = self._step_value(st.get("step")) if st else 0.0
                 members.setdefault((p.dtype, step), []).append(p)
             else:
                 layout.loose.append(p)
+        layout.pinned = {id(p) for p in candidates} - movable
         for (dtype, step), params in members.items():
             layout.blocks.append(self._flat_block(ext, params, dtype, step, keys))
         return layout
@@ -231,6 +261,7 @@ class FlatMixin:
         the count before it); the group is rebuilt at its next step."""
         layout.blocks.remove(block)
         layout.loose.extend(block.params)
+        _fused.extension().flat_release(block.handle)
         layout.stale = True
         for p in block.params:
             self.state[p]["step"] = self._own_step(block.step)
@@ -297,4 +328,8 @@ class FlatMixin:
 
     def _flat_forget(self) -> None:
         """Drop every block (after a load: the next step builds new ones from the loaded state)."""
+        ext = _fused.extension()
+        for layout in self._flat_layouts.values():
+            for block in layout.blocks if ext is not None else ():
+                ext.flat_release(block.handle)
         self._flat_layouts = {}

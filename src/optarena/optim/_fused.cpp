@@ -476,17 +476,27 @@ struct FlatUnit {
 struct Block {
   std::vector<at::Tensor> params, gviews;
   std::vector<int64_t> offset, numel;  // in elements of the parameter buffer
+  std::vector<c10::DispatchKeySet> keys;  // of each parameter, at the build
   std::vector<FlatUnit> units;
   at::Tensor pbuf, gbuf, state[3], step;
   const c10::StorageImpl *pstorage = nullptr, *gstorage = nullptr;
   caffe2::TypeMeta dtype;
   int kind = F32, n_state = 0;
   int64_t esize = 0, total = 0;
+  bool released = false;
 };
 
 void free_block(PyObject* capsule) { delete static_cast<Block*>(PyCapsule_GetPointer(capsule, "optarena.flat")); }
 
-Block* block_of(PyObject* capsule) { return static_cast<Block*>(PyCapsule_GetPointer(capsule, "optarena.flat")); }
+// The block of a capsule; nullptr (with a ValueError) once flat_release emptied it.
+Block* block_of(PyObject* capsule) {
+  auto* b = static_cast<Block*>(PyCapsule_GetPointer(capsule, "optarena.flat"));
+  if (b != nullptr && b->released) {
+    PyErr_SetString(PyExc_ValueError, "the flat block was released");
+    return nullptr;
+  }
+  return b;
+}
 
 // Units of about BLOCK elements: consecutive small parameters together, a large one in pieces.
 void make_units(Block& b) {
@@ -552,11 +562,13 @@ PyObject* flat_block(PyObject*, PyObject* args) {
   for (Py_ssize_t i = 0; i < n; ++i) {
     const at::Tensor *p = tensor_of(PyList_GET_ITEM(params, i)), *g = tensor_of(PyList_GET_ITEM(gviews, i));
     const int64_t at = g == nullptr ? -1 : (static_cast<const char*>(g->const_data_ptr()) - gbase) / b->esize;
-    if (p == nullptr || g == nullptr || p->numel() == 0 || g->numel() != p->numel() || at != next) {
+    if (p == nullptr || g == nullptr || p->numel() == 0 || g->numel() != p->numel() || at != next ||
+        p->is_conj() || p->is_neg() || p->is_inference()) {
       delete b;
-      return PyErr_Format(PyExc_ValueError, "flat_block: parameter %zd is not the next slot", i);
+      return PyErr_Format(PyExc_ValueError, "flat_block: parameter %zd is not the next slot or not a plain tensor", i);
     }
     b->params.push_back(*p), b->gviews.push_back(*g);
+    b->keys.push_back(p->key_set());
     p->unsafeGetTensorImpl()->set_version_counter(pb->unsafeGetTensorImpl()->version_counter());
     b->offset.push_back(at), b->numel.push_back(p->numel());
     next += p->numel();
@@ -584,12 +596,13 @@ const at::Tensor* grad_slot(const c10::TensorImpl* t) {
 }
 
 // Parameter i is still its slot's view: on the parameter buffer's storage (so a CPU, strided tensor) at
-// its offset, with its numel and dtype, dense. Fields of the TensorImpl only (nothing behind a pointer).
+// its offset, with its numel and dtype, dense, and with the dispatch keys it had when the block was built
+// (then neither conjugate, negative nor an inference tensor; one comparison instead of three tests, one
+// of them a call). Fields of the TensorImpl only (nothing behind a pointer).
 bool at_slot(const Block& b, int64_t i) {
   const c10::TensorImpl* p = b.params[i].unsafeGetTensorImpl();
   return p->storage().unsafeGetStorageImpl() == b.pstorage && p->storage_offset() == b.offset[i] &&
-         p->numel() == b.numel[i] && p->dtype() == b.dtype && p->is_contiguous() && !p->is_conj() && !p->is_neg() &&
-         !b.params[i].is_inference();
+         p->numel() == b.numel[i] && p->dtype() == b.dtype && p->is_contiguous() && p->key_set() == b.keys[i];
 }
 
 // 0: parameter i is its view and its gradient is its view; 1: the gradient is to be copied in; -1: neither.
@@ -807,12 +820,83 @@ PyObject* flat_install_grads(PyObject*, PyObject* capsule) {
   Py_RETURN_NONE;
 }
 
+// flat_release(block) -> None: drops the block's references (buffers, parameters, views), so that a
+// block taken out of use holds nothing that flat_movable would count.
+PyObject* flat_release(PyObject*, PyObject* capsule) {
+  auto* b = static_cast<Block*>(PyCapsule_GetPointer(capsule, "optarena.flat"));
+  if (b == nullptr) return nullptr;
+  *b = Block();
+  b->released = true;
+  Py_RETURN_NONE;
+}
+
+// flat_movable(params, blocks) -> [bool]: for each tensor of `params` (all the optimizer's parameters),
+// whether it may be moved into a new block: its storage is referred to by nothing but tensors of
+// `params` and the parameter buffers of `blocks` (the capsules in use), and no other of those tensors
+// overlaps it. Otherwise something shares its memory and, as with torch's in-place updates, must keep
+// seeing its updates: a view kept elsewhere (w = p.data, a held state_dict), a larger buffer it is a
+// view of, a parameter tied to it by p.data = q.data.
+PyObject* flat_movable(PyObject*, PyObject* args) {
+  PyObject *params, *blocks;
+  if (!PyArg_ParseTuple(args, "O!O!", &PyList_Type, &params, &PyList_Type, &blocks)) return nullptr;
+  std::vector<const c10::StorageImpl*> ours;
+  for (Py_ssize_t j = 0; j < PyList_GET_SIZE(blocks); ++j) {
+    const Block* b = block_of(PyList_GET_ITEM(blocks, j));
+    if (b == nullptr) return nullptr;
+    ours.push_back(b->pstorage);
+  }
+  struct Span {
+    const c10::StorageImpl* storage;
+    int64_t lo, hi;  // the bytes it reaches; empty for an empty tensor
+    size_t refs;
+    Py_ssize_t index;
+  };
+  const Py_ssize_t n = PyList_GET_SIZE(params);
+  std::vector<Span> spans;
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    const at::Tensor* t = tensor_of(PyList_GET_ITEM(params, i));
+    if (t == nullptr || !t->has_storage()) continue;  // never movable
+    const int64_t lo = t->storage_offset() * t->element_size();
+    int64_t last = 0;  // the furthest element, in elements from the first
+    for (int64_t d = 0; d < t->dim() && t->numel() > 0; ++d) last += (t->size(d) - 1) * std::abs(t->stride(d));
+    const int64_t hi = t->numel() == 0 ? lo : lo + (last + 1) * t->element_size();
+    spans.push_back({t->storage().unsafeGetStorageImpl(), lo, hi, t->storage().use_count(), i});
+  }
+  std::sort(spans.begin(), spans.end(), [](const Span& x, const Span& y) {
+    return x.storage != y.storage ? std::less<const c10::StorageImpl*>()(x.storage, y.storage) : x.lo < y.lo;
+  });
+  std::vector<char> movable(n, 0);
+  for (size_t a = 0; a < spans.size();) {  // the tensors on one storage: spans[a, z)
+    size_t z = a + 1;
+    while (z < spans.size() && spans[z].storage == spans[a].storage) ++z;
+    const size_t known = (z - a) + static_cast<size_t>(std::count(ours.begin(), ours.end(), spans[a].storage));
+    if (spans[a].refs == known) {
+      int64_t reach = INT64_MIN;  // the furthest byte of the nonempty spans before k
+      for (size_t k = a; k < z; ++k) {
+        const Span& s = spans[k];
+        if (s.lo == s.hi) continue;
+        size_t next = k + 1;
+        while (next < z && spans[next].lo == spans[next].hi) ++next;
+        movable[s.index] = s.lo >= reach && (next == z || spans[next].lo >= s.hi);
+        reach = std::max(reach, s.hi);
+      }
+    }
+    a = z;
+  }
+  PyObject* out = PyList_New(n);
+  if (out == nullptr) return nullptr;
+  for (Py_ssize_t i = 0; i < n; ++i) PyList_SET_ITEM(out, i, PyBool_FromLong(movable[i]));
+  return out;
+}
+
 PyMethodDef methods[] = {
     {"step_lists", step_lists, METH_VARARGS, "Fused step over lists of tensors; returns the indices left."},
     {"step_state", step_state, METH_VARARGS, "Fused step over a group and its state; returns the params left."},
     {"flat_block", flat_block, METH_VARARGS, "A block of parameters viewed into buffers (a capsule)."},
     {"flat_step", flat_step, METH_VARARGS, "Fused step over a block; returns the indices it left."},
     {"flat_install_grads", flat_install_grads, METH_O, "Make every gradient of a block its buffer view."},
+    {"flat_release", flat_release, METH_O, "Drop a block's references."},
+    {"flat_movable", flat_movable, METH_VARARGS, "Which parameters share their storage with nothing else."},
     {nullptr, nullptr, 0, nullptr},
 };
 

@@ -645,7 +645,7 @@ _QUAD_H = torch.logspace(0, 3, 10, dtype=torch.float64)
 def _converge(info: OptimizerInfo, grad_fn: Callable[[Tensor], Tensor], x0: Sequence[float]) -> Tensor:
     dtype = torch.float64 if torch.float64 in info.dtypes else torch.float32
     shape = (1, len(x0)) if info.only_2d else (len(x0),)
-    x = torch.tensor(x0, dtype=dtype).reshape(shape).requires_grad_()
+    x = torch.tensor(x0, dtype=dtype).reshape(shape).clone().requires_grad_()  # owns its memory (no _base)
     opt = _make(info, [x], **info.converges_kwargs)
     for _ in range(info.converges_steps):
         x.grad = grad_fn(x.detach().reshape(-1).double()).to(dtype).reshape(shape)
