@@ -16,11 +16,10 @@ contiguous gradient buffer):
 
 A step counts the block's step and then, in units of about 2**15 elements on OpenMP threads, checks each
 parameter in C++ from cached pointers: is it still its view (storage, offset, size, dtype, density,
-dispatch keys), and
-is its gradient its slot's view or a dense tensor to copy into the slot. About 3 cache lines of metadata
-per tensor are read; they are prefetched for the units ahead, a few parameters between every 256
-elements of the kernel, so that the misses overlap the streaming. The kernel then runs over the unit's
-buffers as over one tensor, and the shared version counter is bumped once.
+dispatch keys), and is its gradient its slot's view or a dense tensor to copy into the slot. About 3
+cache lines of metadata per tensor are read, each parameter's just before the kernel reaches it,
+prefetched a few parameters ahead so that the misses overlap the streaming. The kernel runs over runs of checked parameters as over
+one tensor, and the shared version counter is bumped once.
 
 What is not read per tensor is covered by reference counts, read once per step: a buffer's storage is
 held by the buffer and by each of its views. If the gradient buffer has exactly those references, no
