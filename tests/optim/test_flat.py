@@ -7,6 +7,7 @@ its own ``zero_grad`` default (zeroed gradient views). The generic checks run on
 from __future__ import annotations
 
 import copy
+import gc
 
 import pytest
 import torch
@@ -371,6 +372,7 @@ def test_parameters_whose_memory_is_shared_stay_where_they_are(cls, module, loop
     _run(second, c, 1)
     assert not _blocks(second)  # the first optimizer's block still holds the buffer
     del first
+    gc.collect()  # the first optimizer's block (and its reference to the buffer) is gone
     third = cls(c, lr=1e-2, **FLAT, **flags)
     _run(third, c, 1)
     assert len(_blocks(third)) == 1 and len(_storages(c)) == 1

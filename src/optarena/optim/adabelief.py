@@ -101,7 +101,9 @@ class AdaBelief(FlatMixin, torch.optim.Optimizer):
             The parameters' data is moved into the buffers at the group's first step (the ``Parameter``
             objects stay the same), and :meth:`zero_grad` keeps zeroed gradient views by default, so a
             parameter without a gradient from ``backward`` is stepped with a zero gradient, as after
-            torch's ``zero_grad(set_to_none=False)``. For models of many small tensors.
+            torch's ``zero_grad(set_to_none=False)``. A parameter whose memory something else shares (a
+            view kept elsewhere, a larger buffer it is a view of, a tied parameter) is not moved and is
+            stepped per tensor. For models of many small tensors.
 
     State (per parameter, created at its first step): ``exp_avg`` (:math:`m`), ``exp_avg_var``
     (:math:`s`) and, with ``amsgrad``, ``max_exp_avg_var``, each of the parameter's shape in float32 for

@@ -290,7 +290,9 @@ class EXAdam(FlatMixin, Optimizer):
             The parameters' data is moved into the buffers at the group's first step (the ``Parameter``
             objects stay the same), and :meth:`zero_grad` keeps zeroed gradient views by default, so a
             parameter without a gradient from ``backward`` is stepped with a zero gradient, as after
-            torch's ``zero_grad(set_to_none=False)``. For models of many small tensors.
+            torch's ``zero_grad(set_to_none=False)``. A parameter whose memory something else shares (a
+            view kept elsewhere, a larger buffer it is a view of, a tied parameter) is not moved and is
+            stepped per tensor. For models of many small tensors.
         lr_schedule_v1: use paper v1's step size :math:`\gamma\ln\sqrt{2(t+1)}` (default: False, as
             paper v2, the author's code and pytorch-optimizer).
 

@@ -77,7 +77,9 @@ class Lion(FlatMixin, torch.optim.Optimizer):
             The parameters' data is moved into the buffers at the group's first step (the ``Parameter``
             objects stay the same), and :meth:`zero_grad` keeps zeroed gradient views by default, so a
             parameter without a gradient from ``backward`` is stepped with a zero gradient, as after
-            torch's ``zero_grad(set_to_none=False)``. For models of many small tensors.
+            torch's ``zero_grad(set_to_none=False)``. A parameter whose memory something else shares (a
+            view kept elsewhere, a larger buffer it is a view of, a tied parameter) is not moved and is
+            stepped per tensor. For models of many small tensors.
 
     State (per parameter, created at its first step): ``exp_avg`` (:math:`m`, shape of the parameter,
     float32 for bf16/fp16 parameters, else the parameter's dtype) and ``step`` (a float32 0-dim tensor,
