@@ -18,8 +18,8 @@ A step counts the block's step and then, in units of about 2**15 elements on Ope
 parameter in C++ from cached pointers: is it still its view (storage, offset, size, dtype, density,
 dispatch keys), and is its gradient its slot's view or a dense tensor to copy into the slot. About 3
 cache lines of metadata per tensor are read, each parameter's just before the kernel reaches it,
-prefetched a few parameters ahead so that the misses overlap the streaming. The kernel runs over runs of checked parameters as over
-one tensor, and the shared version counter is bumped once.
+prefetched a few parameters ahead so that the misses overlap the streaming. The kernel runs over each
+run of checked parameters as over one tensor, and the shared version counter is bumped once.
 
 What is not read per tensor is covered by reference counts, read once per step: a buffer's storage is
 held by the buffer and by each of its views. If the gradient buffer has exactly those references, no
