@@ -644,7 +644,10 @@ constexpr int64_t PIECE = 256;  // elements: the kernel runs once a run of check
 // of its metadata was prefetched when the walk was (levels - L) * AHEAD parameters before it, so that
 // the misses overlap the kernel's streaming. (Measured A/B on 16k x 256, Lion, one run at 104 GB/s:
 // 76% of the stream, against 67% for whole units checked at once with their metadata prefetched a unit
-// ahead and 70% for all checks on one thread while the other streams; about 4 points more at 60 GB/s.)
+// ahead and 70% for all checks on one thread while the other streams; about 4 points more at 60 GB/s.
+// Prefetching the autograd meta's line at once, from its address recorded at the build, gave nothing
+// robust: -4 to +1 points in A/B runs with the optimizers made in alternating order. Identical
+// optimizers differ by up to 15 points with the order they were made in (where their memory lies).)
 void flat_units(const Hyper& h, Block& b, int64_t first, int64_t last, const Item& whole, signed char* how,
                 bool views_intact) {
   if (first >= last) return;

@@ -232,6 +232,8 @@ class AdaBelief(FlatMixin, torch.optim.Optimizer):
                 if group["flat"]:
                     todo = self._flat_step(index, group, hyper, keys)
                 todo = _fused.step_state(hyper, todo, self.state, keys)
+                if not todo:  # every parameter was stepped in C++
+                    continue
             lists: dict[str, list[Tensor]] = {name: [] for name in names}
             self._init_group(group, todo, lists)
             beta1, beta2 = group["betas"]

@@ -441,6 +441,8 @@ class EXAdam(FlatMixin, Optimizer):
                 if group["flat"]:
                     todo = self._flat_step(index, group, hyper, ("exp_avg", "exp_avg_sq"))
                 todo = _fused.step_state(hyper, todo, self.state, ("exp_avg", "exp_avg_sq"))
+                if not todo:  # every parameter was stepped in C++
+                    continue
             params: list[Tensor] = []
             grads: list[Tensor] = []
             exp_avgs: list[Tensor] = []

@@ -191,6 +191,8 @@ class Lion(FlatMixin, torch.optim.Optimizer):
                 if group["flat"]:
                     todo = self._flat_step(index, group, hyper, ("exp_avg",))
                 todo = _fused.step_state(hyper, todo, self.state, ("exp_avg",))
+                if not todo:  # every parameter was stepped in C++
+                    continue
             params: list[Tensor] = []
             grads: list[Tensor] = []
             exp_avgs: list[Tensor] = []
