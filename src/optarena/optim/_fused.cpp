@@ -703,11 +703,13 @@ PyObject* flat_step(PyObject*, PyObject* args) {
     coefficients(h, whole.step, whole.c);
     std::vector<signed char> how(n, -1);
     // A buffer's storage is held by the buffer and by each slot's view while that view is on it. For the
-    // gradient buffer, no more references than that means no view was moved off it (p.grad.data = ...,
-    // set_) and no other view of it exists, so a gradient that is its slot's view is recognised by
-    // identity. For a state buffer, fewer means a state entry was replaced (not through load_state_dict)
-    // and more that something else holds a view: the block then leaves every parameter to the
-    // per-tensor path (which reads the state dicts) and is rebuilt.
+    // gradient buffer, exactly that many references is taken to mean that no view was moved off it
+    // (p.grad.data = ..., set_) and no other view of it exists, so a gradient that is its slot's view is
+    // recognised by identity. For a state buffer, fewer means a state entry was replaced (not through
+    // load_state_dict) and more that something else holds a view: the block then leaves every parameter
+    // to the per-tensor path (which reads the state dicts) and is rebuilt. A count is a sum: an alias
+    // kept alive hides a reference removed, and a view restrided within the buffer changes none (the
+    // limits in _flat.py, "What the step does not see").
     const size_t held = static_cast<size_t>(n) + 1;
     const bool views_intact = b->gbuf.storage().use_count() == held;
     bool state_intact = true;
