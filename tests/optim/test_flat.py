@@ -272,16 +272,22 @@ def test_threaded_block_with_failures_in_the_middle(cls, module, loop, flags, lo
         torch.set_num_threads(threads)
 
 
-def test_replaced_state_and_gradient_storage_are_seen():
-    """A state entry replaced by hand (not through load_state_dict) and a gradient view moved off the
-    buffer in place (``p.grad.data = ...``) are detected from the buffers' reference counts: the step
-    uses them, as fused=True does, and zero_grad makes a new view."""
+def _trained_pair():
+    """Two equal MLPs after 3 steps of AdaBelief: ``fused=True`` (the reference) and ``flat=True``."""
     _need_extension()
     ref, model = _MLP(), _MLP()
     opt_ref = AdaBelief(ref.parameters(), lr=1e-2, fused=True)
     opt = AdaBelief(model.parameters(), lr=1e-2, **FLAT)
     _train(ref, opt_ref, 3, zero=lambda o: o.zero_grad(set_to_none=False))
     _train(model, opt, 3)
+    return ref, model, opt_ref, opt
+
+
+def test_replaced_state_and_gradient_storage_are_seen():
+    """A state entry replaced by hand (not through load_state_dict) and a gradient view moved off the
+    buffer in place (``p.grad.data = ...``) are detected from the buffers' reference counts: the step
+    uses them, as fused=True does, and zero_grad makes a new view."""
+    ref, model, opt_ref, opt = _trained_pair()
     for o, m in ((opt_ref, ref), (opt, model)):
         o.state[m[2].weight]["exp_avg"] = torch.full_like(m[2].weight, 0.5)
     _train(ref, opt_ref, 2, zero=lambda o: o.zero_grad(set_to_none=False))
@@ -314,12 +320,7 @@ def test_changes_hidden_by_a_kept_alias_are_not_seen(case):
     or a state entry replaced while the old state tensor is still referenced: the buffers' reference
     counts do not change, so the step reads the block's slot instead of the replacement. A strict xfail:
     it fails as long as the limit stands, and reports the fix."""
-    _need_extension()
-    ref, model = _MLP(), _MLP()
-    opt_ref = AdaBelief(ref.parameters(), lr=1e-2, fused=True)
-    opt = AdaBelief(model.parameters(), lr=1e-2, **FLAT)
-    _train(ref, opt_ref, 3, zero=lambda o: o.zero_grad(set_to_none=False))
-    _train(model, opt, 3)
+    ref, model, opt_ref, opt = _trained_pair()
     for o, m in ((opt_ref, ref), (opt, model)):
         o.zero_grad(set_to_none=False)
         m(torch.ones(4, 8, dtype=torch.float64)).sum().backward()
